@@ -1,0 +1,412 @@
+//! Forward capture: which forwards are captured, and the guards that write them.
+//!
+//! [`ForwardPolicy::for_epoch`] applies SPEC §3 to one epoch:
+//!
+//! - forwards are captured when instrumentation is on, `what` is set and the epoch's
+//!   0-based index is a multiple of `capture_epochs_at_every`;
+//! - the parent's tensors are inspected in the first epoch (index 0) only;
+//! - children are captured with `parent_and_children`: in the first epoch for the
+//!   `lightweight` and `tensor_inspection` modes, in every captured epoch for the
+//!   telemetry modes; their tensors are inspected in the first epoch only, in the modes
+//!   that inspect; their telemetry is taken in the telemetry modes.
+//!
+//! Parent rows carry `telemetry_at_end` whenever a per-task telemetry kind is on.
+
+use std::sync::Arc;
+
+use super::{Capture, TaskId, WorkflowId, drop_status, now};
+use crate::record::Status;
+use crate::settings::{ChildrenMode, ForwardScope, Settings};
+use crate::tensor::{TensorFacts, TensorInspection};
+use crate::writer::{ForwardRow, Row};
+
+/// Decides, epoch by epoch, what forward capture does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForwardPolicy {
+    scope: Option<ForwardScope>,
+    children_mode: Option<ChildrenMode>,
+    every: u32,
+    telemetry: bool,
+}
+
+/// What to capture of the forwards of one epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ForwardPlan {
+    /// Writes a row per model forward.
+    pub parent: bool,
+    /// Inspects the model's input and output tensors.
+    pub parent_tensors: bool,
+    /// Writes a row per first-level child forward.
+    pub children: bool,
+    /// Inspects the children's input and output tensors.
+    pub child_tensors: bool,
+    /// Takes telemetry at the end of each child forward.
+    pub child_telemetry: bool,
+}
+
+impl ForwardPlan {
+    /// The plan that captures nothing.
+    pub const NOTHING: ForwardPlan = ForwardPlan {
+        parent: false,
+        parent_tensors: false,
+        children: false,
+        child_tensors: false,
+        child_telemetry: false,
+    };
+}
+
+impl ForwardPolicy {
+    pub(super) fn new(settings: &Settings, instrumented: bool) -> Self {
+        let torch = &settings.instrumentation.torch;
+        ForwardPolicy {
+            scope: torch.what.filter(|_| instrumented),
+            children_mode: torch.children_mode,
+            every: torch.capture_epochs_at_every.max(1),
+            telemetry: settings.telemetry_capture.any_per_task(),
+        }
+    }
+
+    /// Returns the policy that captures no forward.
+    pub fn disabled() -> Self {
+        ForwardPolicy {
+            scope: None,
+            children_mode: None,
+            every: 1,
+            telemetry: false,
+        }
+    }
+
+    /// Returns the plan for the epoch with this 0-based index.
+    pub fn for_epoch(&self, index: usize) -> ForwardPlan {
+        let Some(scope) = self.scope else {
+            return ForwardPlan::NOTHING;
+        };
+        if index % self.every as usize != 0 {
+            return ForwardPlan::NOTHING;
+        }
+        let first = index == 0;
+        let mode = match scope {
+            ForwardScope::ParentOnly => None,
+            ForwardScope::ParentAndChildren => self.children_mode,
+        };
+        let children = mode.is_some_and(|m| first || m.wants_telemetry());
+        ForwardPlan {
+            parent: true,
+            parent_tensors: first,
+            children,
+            child_tensors: children && first && mode.is_some_and(ChildrenMode::wants_tensors),
+            child_telemetry: children
+                && self.telemetry
+                && mode.is_some_and(ChildrenMode::wants_telemetry),
+        }
+    }
+}
+
+/// An open parent forward. [`ForwardGuard::end`] writes its row; dropped without it,
+/// the row is written without outputs (`ERROR` when the thread is panicking).
+#[must_use = "dropping the guard ends the forward at once"]
+#[derive(Debug)]
+pub struct ForwardGuard {
+    state: Option<ForwardState>,
+}
+
+#[derive(Debug)]
+struct ForwardState {
+    capture: Capture,
+    task_id: TaskId,
+    model: WorkflowId,
+    activity: Arc<str>,
+    parent: Option<TaskId>,
+    plan: ForwardPlan,
+    is_training: bool,
+    used: Option<Box<TensorInspection>>,
+    started_at: f64,
+}
+
+impl ForwardGuard {
+    pub(super) fn open(
+        capture: &Capture,
+        model: &WorkflowId,
+        activity: &str,
+        parent: Option<&TaskId>,
+        plan: &ForwardPlan,
+        is_training: bool,
+        input: Option<&dyn TensorFacts>,
+    ) -> ForwardGuard {
+        if !plan.parent || !capture.flags().instrumented || capture.stopped() {
+            return ForwardGuard { state: None };
+        }
+        let started_at = now();
+        let used = if plan.parent_tensors {
+            input.map(inspect)
+        } else {
+            None
+        };
+        ForwardGuard {
+            state: Some(ForwardState {
+                capture: capture.clone(),
+                task_id: TaskId::fresh(),
+                model: model.clone(),
+                activity: Arc::from(activity),
+                parent: parent.cloned(),
+                plan: *plan,
+                is_training,
+                used,
+                started_at,
+            }),
+        }
+    }
+
+    /// Returns the forward's task id, when captured.
+    pub fn id(&self) -> Option<&TaskId> {
+        self.state.as_ref().map(|s| &s.task_id)
+    }
+
+    /// Tells whether child forwards are captured under this one.
+    pub fn captures_children(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.plan.children)
+    }
+
+    /// Opens a child forward (`subtype: child_forward`, `activity_id` the child's type
+    /// name) under this one; a no-op guard when children are not captured.
+    pub fn child(&self, activity: &str, input: Option<&dyn TensorFacts>) -> ChildGuard {
+        let Some(parent) = self.state.as_ref().filter(|s| s.plan.children) else {
+            return ChildGuard { state: None };
+        };
+        let started_at = now();
+        let used = if parent.plan.child_tensors {
+            input.map(inspect)
+        } else {
+            None
+        };
+        ChildGuard {
+            state: Some(ChildState {
+                capture: parent.capture.clone(),
+                task_id: TaskId::fresh(),
+                parent: parent.task_id.clone(),
+                model: parent.model.clone(),
+                activity: Arc::from(activity),
+                tensors: parent.plan.child_tensors,
+                telemetry: parent.plan.child_telemetry,
+                used,
+                started_at,
+            }),
+        }
+    }
+
+    /// Ends the forward; `output` is inspected when the plan inspects parent tensors.
+    pub fn end(mut self, output: Option<&dyn TensorFacts>) {
+        if let Some(state) = self.state.take() {
+            let generated = if state.plan.parent_tensors {
+                output.map(inspect)
+            } else {
+                None
+            };
+            state.emit(generated, Status::Finished, None);
+        }
+    }
+}
+
+impl ForwardState {
+    fn emit(
+        self,
+        generated: Option<Box<TensorInspection>>,
+        status: Status,
+        stderr: Option<&'static str>,
+    ) {
+        let telemetry_at_end = self.capture.telemetry_snapshot();
+        let row = ForwardRow {
+            task_id: self.task_id,
+            workflow_id: self.model,
+            campaign_id: Arc::clone(self.capture.campaign_shared()),
+            activity_id: self.activity,
+            subtype: "parent_forward",
+            parent_task_id: self.parent,
+            is_training: Some(self.is_training),
+            used: self.used,
+            generated,
+            status,
+            stderr,
+            started_at: self.started_at,
+            ended_at: now(),
+            telemetry_at_end,
+        };
+        self.capture.emit(Row::Forward(row));
+    }
+}
+
+impl Drop for ForwardGuard {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            let (status, stderr) = drop_status();
+            state.emit(None, status, stderr);
+        }
+    }
+}
+
+/// An open child forward. [`ChildGuard::end`] writes its row; dropped without it, the
+/// row is written without outputs (`ERROR` when the thread is panicking).
+#[must_use = "dropping the guard ends the child forward at once"]
+#[derive(Debug)]
+pub struct ChildGuard {
+    state: Option<ChildState>,
+}
+
+#[derive(Debug)]
+struct ChildState {
+    capture: Capture,
+    task_id: TaskId,
+    parent: TaskId,
+    model: WorkflowId,
+    activity: Arc<str>,
+    tensors: bool,
+    telemetry: bool,
+    used: Option<Box<TensorInspection>>,
+    started_at: f64,
+}
+
+impl ChildGuard {
+    /// Returns the child forward's task id, when captured.
+    pub fn id(&self) -> Option<&TaskId> {
+        self.state.as_ref().map(|s| &s.task_id)
+    }
+
+    /// Ends the child forward; `output` is inspected when the plan inspects children.
+    pub fn end(mut self, output: Option<&dyn TensorFacts>) {
+        if let Some(state) = self.state.take() {
+            let generated = if state.tensors {
+                output.map(inspect)
+            } else {
+                None
+            };
+            state.emit(generated, Status::Finished, None);
+        }
+    }
+}
+
+impl ChildState {
+    fn emit(
+        self,
+        generated: Option<Box<TensorInspection>>,
+        status: Status,
+        stderr: Option<&'static str>,
+    ) {
+        let telemetry_at_end = if self.telemetry {
+            self.capture.telemetry_snapshot()
+        } else {
+            None
+        };
+        let row = ForwardRow {
+            task_id: self.task_id,
+            workflow_id: self.model,
+            campaign_id: Arc::clone(self.capture.campaign_shared()),
+            activity_id: self.activity,
+            subtype: "child_forward",
+            parent_task_id: Some(self.parent),
+            is_training: None,
+            used: self.used,
+            generated,
+            status,
+            stderr,
+            started_at: self.started_at,
+            ended_at: now(),
+            telemetry_at_end,
+        };
+        self.capture.emit(Row::Forward(row));
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            let (status, stderr) = drop_status();
+            state.emit(None, status, stderr);
+        }
+    }
+}
+
+fn inspect(tensor: &dyn TensorFacts) -> Box<TensorInspection> {
+    Box::new(TensorInspection::of(tensor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::TelemetrySettings;
+
+    fn policy(
+        scope: Option<ForwardScope>,
+        mode: Option<ChildrenMode>,
+        every: u32,
+        telemetry: bool,
+    ) -> ForwardPolicy {
+        ForwardPolicy {
+            scope,
+            children_mode: mode,
+            every,
+            telemetry,
+        }
+    }
+
+    #[test]
+    fn forwards_are_captured_in_epochs_that_are_multiples() {
+        let p = policy(Some(ForwardScope::ParentOnly), None, 4, false);
+        let captured: Vec<bool> = (0..9).map(|e| p.for_epoch(e).parent).collect();
+        assert_eq!(
+            captured,
+            [true, false, false, false, true, false, false, false, true]
+        );
+        assert!(p.for_epoch(0).parent_tensors);
+        assert!(!p.for_epoch(4).parent_tensors);
+        assert!(!p.for_epoch(0).children);
+    }
+
+    #[test]
+    fn tensor_inspection_children_stop_after_the_first_epoch() {
+        let p = policy(
+            Some(ForwardScope::ParentAndChildren),
+            Some(ChildrenMode::TensorInspection),
+            1,
+            false,
+        );
+        let first = p.for_epoch(0);
+        assert!(first.children && first.child_tensors && !first.child_telemetry);
+        let later = p.for_epoch(1);
+        assert!(later.parent && !later.children && !later.parent_tensors);
+    }
+
+    #[test]
+    fn telemetry_children_go_on_in_every_captured_epoch() {
+        let p = policy(
+            Some(ForwardScope::ParentAndChildren),
+            Some(ChildrenMode::Telemetry),
+            1,
+            true,
+        );
+        for epoch in 0..4 {
+            let plan = p.for_epoch(epoch);
+            assert!(plan.children && plan.child_telemetry && !plan.child_tensors);
+        }
+        let both = policy(
+            Some(ForwardScope::ParentAndChildren),
+            Some(ChildrenMode::TelemetryAndTensorInspection),
+            1,
+            true,
+        );
+        assert!(both.for_epoch(0).child_tensors);
+        assert!(!both.for_epoch(1).child_tensors && both.for_epoch(1).child_telemetry);
+    }
+
+    #[test]
+    fn nothing_is_planned_without_instrumentation() {
+        let mut settings = Settings::default();
+        settings.instrumentation.torch.what = Some(ForwardScope::ParentOnly);
+        settings.telemetry_capture = TelemetrySettings::default();
+        assert_eq!(
+            ForwardPolicy::new(&settings, false).for_epoch(0),
+            ForwardPlan::NOTHING
+        );
+        assert!(ForwardPolicy::new(&settings, true).for_epoch(0).parent);
+        assert_eq!(ForwardPolicy::disabled().for_epoch(0), ForwardPlan::NOTHING);
+    }
+}

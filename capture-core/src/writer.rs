@@ -1,0 +1,846 @@
+//! The JSONL writer: rows leave the capturing threads through a bounded queue and a
+//! writer thread turns them into lines of the buffer file.
+//!
+//! # Contract
+//!
+//! - **Off the hot path.** Capturing threads only move a row into the queue; the writer
+//!   thread serialises it, adds the enrichment facts and does the I/O.
+//! - **Bound.** The queue holds at most [`QUEUE_ROWS`] rows. When it is full a capturing
+//!   thread blocks until the writer has taken a row (back-pressure); no row is ever
+//!   dropped silently.
+//! - **Online mode** (`db_flush_mode: online`) writes whenever the queue runs empty, and
+//!   at least every [`BATCH_BYTES`] bytes, so rows reach the operating system within
+//!   microseconds of being produced. A `SIGKILL` loses at most the rows still queued
+//!   (≤ [`QUEUE_ROWS`]) plus the batch being serialised (≤ [`BATCH_BYTES`] bytes of
+//!   lines); everything before is in the file, in whole lines.
+//! - **Offline mode** keeps the serialised lines in memory, as Flowcept does, and writes
+//!   them when the capture is flushed or finished; a crash loses them all.
+//! - **Whole lines only.** Lines are written in batches that end with a newline. If a
+//!   write fails (a full disk, `ENOSPC`), the file is truncated back to the end of the
+//!   last whole batch, the error is logged once with `tracing::error!`, and writing
+//!   stops for good: later rows are counted as lost, never written after a torn line.
+//!   Capturing goes on at near-zero cost; the error is reported by
+//!   [`crate::Capture::write_failure`] and by [`crate::Capture::finish`].
+//! - **Counting.** [`WriteReport::rows`] counts rows on disk (handed to the operating
+//!   system), [`WriteReport::rows_lost`] rows accepted but not written (after a failure,
+//!   or sent after the writer stopped). Every row accepted is in one of the two.
+//! - **Closing.** A flush ([`crate::Capture::flush`], [`crate::Capture::finish`]) writes
+//!   everything queued or kept and syncs the file to disk. When the last handle of a
+//!   capture is dropped (also during a panic), the writer drains the queue, writes,
+//!   syncs and its thread ends.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::Value;
+
+use crate::capture::ids::{TaskId, WorkflowId};
+use crate::enrich::{ADAPTER_ID, HostFacts};
+use crate::record::{Record, Status};
+use crate::settings::FlushMode;
+use crate::tensor::TensorInspection;
+
+/// Most rows the queue between capturing threads and the writer holds.
+pub const QUEUE_ROWS: usize = 16_384;
+
+/// Most bytes of lines the writer serialises before writing them out in online mode.
+pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// What a writer wrote, as [`crate::Capture::finish`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Rows written to the file.
+    pub rows: u64,
+    /// Bytes written to the file.
+    pub bytes: u64,
+    /// The file, when one was written.
+    pub path: Option<PathBuf>,
+    /// Rows accepted but not written (after a write failure).
+    pub rows_lost: u64,
+}
+
+/// A write that failed; writing stopped at the last whole line before it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("writing {} failed: {message}", path.display())]
+pub struct WriteFailure {
+    /// The file being written.
+    pub path: PathBuf,
+    /// The kind of I/O error (`StorageFull` for a full disk).
+    pub kind: io::ErrorKind,
+    /// What the operating system said.
+    pub message: String,
+}
+
+/// Counters shared by the writer thread and the capture handles.
+#[derive(Debug, Default)]
+pub(crate) struct WriterStats {
+    rows_written: AtomicU64,
+    bytes_written: AtomicU64,
+    rows_lost: AtomicU64,
+    /// Set once a write failed; rows are counted as lost from then on.
+    stopped: AtomicBool,
+    failure: OnceLock<WriteFailure>,
+}
+
+impl WriterStats {
+    pub(crate) fn rows_written(&self) -> u64 {
+        self.rows_written.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn rows_lost(&self) -> u64 {
+        self.rows_lost.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn failure(&self) -> Option<&WriteFailure> {
+        self.failure.get()
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
+    }
+
+    fn lose(&self, rows: u64) {
+        self.rows_lost.fetch_add(rows, Ordering::AcqRel);
+    }
+}
+
+/// What the enrichment adds to rows on the writer thread.
+#[derive(Clone, Debug)]
+pub(crate) struct Enricher {
+    pub(crate) facts: &'static HostFacts,
+    pub(crate) settings_snapshot: Value,
+}
+
+/// A row on its way to the file. The hot kinds hold shared ids and are serialised on
+/// the writer thread without first being turned into a [`Record`].
+#[derive(Debug)]
+pub(crate) enum Row {
+    Record(Box<Record>),
+    Iteration(IterationRow),
+    Forward(ForwardRow),
+}
+
+/// What the iterations of one loop share.
+#[derive(Debug)]
+pub(crate) struct LoopMeta {
+    pub(crate) workflow_id: WorkflowId,
+    pub(crate) campaign_id: Arc<str>,
+    pub(crate) activity_id: Arc<str>,
+    pub(crate) parent_task_id: Option<TaskId>,
+    pub(crate) group_id: TaskId,
+    pub(crate) item_name: Arc<str>,
+}
+
+/// One loop iteration (`epochs_loop_iteration`, `train_batch_iteration`, …).
+#[derive(Debug)]
+pub(crate) struct IterationRow {
+    pub(crate) meta: Arc<LoopMeta>,
+    pub(crate) task_id: TaskId,
+    pub(crate) i: u64,
+    pub(crate) item: Value,
+    pub(crate) generated: Option<Value>,
+    pub(crate) status: Status,
+    pub(crate) stderr: Option<&'static str>,
+    pub(crate) started_at: f64,
+    pub(crate) ended_at: f64,
+    pub(crate) telemetry_at_end: Option<Value>,
+}
+
+/// One parent or child forward.
+#[derive(Debug)]
+pub(crate) struct ForwardRow {
+    pub(crate) task_id: TaskId,
+    pub(crate) workflow_id: WorkflowId,
+    pub(crate) campaign_id: Arc<str>,
+    pub(crate) activity_id: Arc<str>,
+    pub(crate) subtype: &'static str,
+    pub(crate) parent_task_id: Option<TaskId>,
+    pub(crate) is_training: Option<bool>,
+    pub(crate) used: Option<Box<TensorInspection>>,
+    pub(crate) generated: Option<Box<TensorInspection>>,
+    pub(crate) status: Status,
+    pub(crate) stderr: Option<&'static str>,
+    pub(crate) started_at: f64,
+    pub(crate) ended_at: f64,
+    pub(crate) telemetry_at_end: Option<Value>,
+}
+
+impl IterationRow {
+    /// Returns the row as a record, as the reader will see it.
+    #[cfg(test)]
+    pub(crate) fn to_record(&self) -> Record {
+        let line = serde_json::to_string(&self.view(None)).expect("rows always serialise");
+        serde_json::from_str(&line).expect("a serialised row reads back")
+    }
+
+    fn view<'a>(&'a self, facts: Option<&'a HostFacts>) -> TaskView<'a> {
+        let m = &*self.meta;
+        TaskView {
+            kind: "task",
+            task_id: self.task_id.as_str(),
+            workflow_id: m.workflow_id.as_str(),
+            campaign_id: &m.campaign_id,
+            activity_id: &m.activity_id,
+            subtype: None,
+            parent_task_id: m.parent_task_id.as_ref().map(TaskId::as_str),
+            group_id: Some(m.group_id.as_str()),
+            used: Some(Used::Iteration {
+                i: self.i,
+                name: &m.item_name,
+                item: &self.item,
+            }),
+            generated: self.generated.as_ref().map(Generated::Value),
+            status: self.status,
+            stderr: self.stderr,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            utc_timestamp: facts.map(|_| self.ended_at),
+            telemetry_at_end: self.telemetry_at_end.as_ref(),
+            custom_metadata: None,
+            host: facts.map(HostView::of),
+        }
+    }
+}
+
+impl ForwardRow {
+    /// Returns the row as a record, as the reader will see it.
+    #[cfg(test)]
+    pub(crate) fn to_record(&self) -> Record {
+        let line = serde_json::to_string(&self.view(None)).expect("rows always serialise");
+        serde_json::from_str(&line).expect("a serialised row reads back")
+    }
+
+    fn view<'a>(&'a self, facts: Option<&'a HostFacts>) -> TaskView<'a> {
+        TaskView {
+            kind: "task",
+            task_id: self.task_id.as_str(),
+            workflow_id: self.workflow_id.as_str(),
+            campaign_id: &self.campaign_id,
+            activity_id: &self.activity_id,
+            subtype: Some(self.subtype),
+            parent_task_id: self.parent_task_id.as_ref().map(TaskId::as_str),
+            group_id: None,
+            used: self.used.as_deref().map(Used::Tensor),
+            generated: self.generated.as_deref().map(Generated::Tensor),
+            status: self.status,
+            stderr: self.stderr,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            utc_timestamp: facts.map(|_| self.ended_at),
+            telemetry_at_end: self.telemetry_at_end.as_ref(),
+            custom_metadata: self
+                .is_training
+                .map(|is_training| IsTraining { is_training }),
+            host: facts.map(HostView::of),
+        }
+    }
+}
+
+/// A hot row as serialised: the field names of [`crate::TaskRecord`], borrowed.
+#[derive(Serialize)]
+struct TaskView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    task_id: &'a str,
+    workflow_id: &'a str,
+    campaign_id: &'a str,
+    activity_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtype: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent_task_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used: Option<Used<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated: Option<Generated<'a>>,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stderr: Option<&'a str>,
+    started_at: f64,
+    ended_at: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    utc_timestamp: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    telemetry_at_end: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_metadata: Option<IsTraining>,
+    #[serde(flatten)]
+    host: Option<HostView<'a>>,
+}
+
+#[derive(Serialize)]
+struct IsTraining {
+    is_training: bool,
+}
+
+#[derive(Serialize)]
+struct HostView<'a> {
+    hostname: &'a str,
+    login_name: &'a str,
+    node_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_ip: Option<&'a str>,
+    adapter_id: &'static str,
+}
+
+impl<'a> HostView<'a> {
+    fn of(facts: &'a HostFacts) -> Self {
+        HostView {
+            hostname: &facts.hostname,
+            login_name: &facts.login_name,
+            node_name: &facts.node_name,
+            private_ip: facts.private_ip.as_deref(),
+            adapter_id: ADAPTER_ID,
+        }
+    }
+}
+
+enum Used<'a> {
+    Iteration {
+        i: u64,
+        name: &'a str,
+        item: &'a Value,
+    },
+    Tensor(&'a TensorInspection),
+}
+
+impl Serialize for Used<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        match self {
+            Used::Iteration { i, name, item } => {
+                map.serialize_entry("i", i)?;
+                map.serialize_entry(name, item)?;
+            }
+            Used::Tensor(tensor) => map.serialize_entry("tensor", tensor)?,
+        }
+        map.end()
+    }
+}
+
+enum Generated<'a> {
+    Value(&'a Value),
+    Tensor(&'a TensorInspection),
+}
+
+impl Serialize for Generated<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Generated::Value(value) => value.serialize(serializer),
+            Generated::Tensor(tensor) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("tensor", tensor)?;
+                map.end()
+            }
+        }
+    }
+}
+
+/// Where lines go: a file, or a test double that fails on demand.
+pub(crate) trait LineSink: Send + 'static {
+    /// Writes all bytes or fails; on failure a prefix may have been written.
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Cuts the output back to `len` bytes.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Makes written bytes durable.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl LineSink for File {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        Write::write_all(self, bytes)
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+enum Msg {
+    Row(Row),
+    Rows(Vec<Row>),
+    Flush(SyncSender<()>),
+}
+
+/// The capturing side of a writer: cheap to use from any thread.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    tx: Option<SyncSender<Msg>>,
+    stats: Arc<WriterStats>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Msg")
+    }
+}
+
+impl Writer {
+    /// Opens (creating or appending to) `path` and starts the writer thread.
+    pub(crate) fn open(
+        path: &Path,
+        mode: FlushMode,
+        enricher: Option<Enricher>,
+    ) -> io::Result<Writer> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let start_len = file.metadata()?.len();
+        Writer::start(file, start_len, path.to_path_buf(), mode, enricher)
+    }
+
+    pub(crate) fn start<S: LineSink>(
+        sink: S,
+        start_len: u64,
+        path: PathBuf,
+        mode: FlushMode,
+        enricher: Option<Enricher>,
+    ) -> io::Result<Writer> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE_ROWS);
+        let stats = Arc::new(WriterStats::default());
+        let worker = WriterThread {
+            sink,
+            rx,
+            stats: Arc::clone(&stats),
+            mode,
+            enricher,
+            buf: Vec::with_capacity(BATCH_BYTES + 4096),
+            committed: start_len,
+            path: path.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("capture-writer".into())
+            .spawn(move || worker.run())?;
+        Ok(Writer {
+            tx: Some(tx),
+            stats,
+            thread: Mutex::new(Some(thread)),
+            path,
+        })
+    }
+
+    /// Queues a row; blocks while the queue is full.
+    #[inline]
+    pub(crate) fn send(&self, row: Row) {
+        self.send_msg(Msg::Row(row), 1);
+    }
+
+    /// Queues several rows as one message (a lightweight loop's iterations).
+    pub(crate) fn send_all(&self, rows: Vec<Row>) {
+        let n = rows.len() as u64;
+        if n > 0 {
+            self.send_msg(Msg::Rows(rows), n);
+        }
+    }
+
+    #[inline]
+    fn send_msg(&self, msg: Msg, rows: u64) {
+        if self.stats.is_stopped() {
+            self.stats.lose(rows);
+            return;
+        }
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(msg).is_ok())
+            .unwrap_or(false);
+        if !sent {
+            self.stats.lose(rows);
+            self.stop_with(io::Error::other("the writer thread is gone"));
+        }
+    }
+
+    fn stop_with(&self, err: io::Error) {
+        self.stats.stopped.store(true, Ordering::Relaxed);
+        let failure = WriteFailure {
+            path: self.path.clone(),
+            kind: err.kind(),
+            message: err.to_string(),
+        };
+        if self.stats.failure.set(failure).is_ok() {
+            tracing::error!(path = %self.path.display(), error = %err, "provenance writer stopped");
+        }
+    }
+
+    /// Writes everything queued or kept and syncs the file; returns when done.
+    pub(crate) fn flush(&self) {
+        let Some(tx) = self.tx.as_ref() else { return };
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        if tx.send(Msg::Flush(reply_tx)).is_ok() {
+            // An error means the thread ended, which writes everything itself.
+            let _ = reply_rx.recv();
+        }
+    }
+
+    pub(crate) fn report(&self) -> WriteReport {
+        WriteReport {
+            rows: self.stats.rows_written(),
+            bytes: self.stats.bytes_written.load(Ordering::Acquire),
+            path: Some(self.path.clone()),
+            rows_lost: self.stats.rows_lost(),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue, lets the thread write what is left, and waits for it.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        let thread = self
+            .thread
+            .lock()
+            .map(|mut slot| slot.take())
+            .unwrap_or_else(|p| {
+                // A poisoned lock still holds the handle; nothing else touches it.
+                p.into_inner().take()
+            });
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!(path = %self.path.display(), "provenance writer thread panicked");
+        }
+    }
+}
+
+struct WriterThread<S: LineSink> {
+    sink: S,
+    rx: Receiver<Msg>,
+    stats: Arc<WriterStats>,
+    mode: FlushMode,
+    enricher: Option<Enricher>,
+    /// Serialised whole lines not yet written.
+    buf: Vec<u8>,
+    /// Length of the file up to the last whole line written.
+    committed: u64,
+    path: PathBuf,
+}
+
+impl<S: LineSink> WriterThread<S> {
+    fn run(mut self) {
+        'outer: while let Ok(msg) = self.rx.recv() {
+            self.handle(msg);
+            loop {
+                match self.rx.try_recv() {
+                    Ok(msg) => self.handle(msg),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => break 'outer,
+                }
+                if self.mode == FlushMode::Online && self.buf.len() >= BATCH_BYTES {
+                    self.write_out();
+                }
+            }
+            // The queue ran empty: hand what we have to the operating system.
+            if self.mode == FlushMode::Online {
+                self.write_out();
+            }
+        }
+        self.write_out();
+        self.sync();
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Row(row) => self.serialise(row),
+            Msg::Rows(rows) => rows.into_iter().for_each(|row| self.serialise(row)),
+            Msg::Flush(reply) => {
+                self.write_out();
+                self.sync();
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn serialise(&mut self, row: Row) {
+        if self.stats.is_stopped() {
+            self.stats.lose(1);
+            return;
+        }
+        let facts = self.enricher.as_ref().map(|e| e.facts);
+        let result = match row {
+            Row::Record(mut record) => {
+                if let Some(enricher) = &self.enricher {
+                    enrich(&mut record, enricher);
+                }
+                serde_json::to_writer(&mut self.buf, &*record)
+            }
+            Row::Iteration(row) => serde_json::to_writer(&mut self.buf, &row.view(facts)),
+            Row::Forward(row) => serde_json::to_writer(&mut self.buf, &row.view(facts)),
+        };
+        match result {
+            Ok(()) => self.buf.push(b'\n'),
+            Err(err) => {
+                // Serialising to memory fails only for values JSON cannot hold; the
+                // partial line is cut and the row counted as lost.
+                let cut = self
+                    .buf
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |at| at + 1);
+                self.buf.truncate(cut);
+                self.stats.lose(1);
+                tracing::warn!(error = %err, "a provenance row could not be serialised");
+            }
+        }
+    }
+
+    /// Writes the buffered lines in chunks that end on a line; on failure cuts the file
+    /// back to the last whole chunk and stops writing.
+    fn write_out(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let mut rest: &[u8] = &buf;
+        while !rest.is_empty() {
+            if self.stats.is_stopped() {
+                self.stats.lose(count_lines(rest));
+                break;
+            }
+            let chunk_len = chunk_end(rest, 1 << 20);
+            let (chunk, tail) = rest.split_at(chunk_len);
+            match self.sink.write_all(chunk) {
+                Ok(()) => {
+                    self.committed += chunk.len() as u64;
+                    self.stats
+                        .bytes_written
+                        .fetch_add(chunk.len() as u64, Ordering::AcqRel);
+                    self.stats
+                        .rows_written
+                        .fetch_add(count_lines(chunk), Ordering::AcqRel);
+                }
+                Err(err) => {
+                    self.fail(err);
+                    self.stats.lose(count_lines(rest));
+                    break;
+                }
+            }
+            rest = tail;
+        }
+        self.buf = buf;
+        self.buf.clear();
+    }
+
+    fn fail(&mut self, err: io::Error) {
+        self.stats.stopped.store(true, Ordering::Relaxed);
+        let failure = WriteFailure {
+            path: self.path.clone(),
+            kind: err.kind(),
+            message: err.to_string(),
+        };
+        let first = self.stats.failure.set(failure).is_ok();
+        if first {
+            tracing::error!(
+                path = %self.path.display(),
+                error = %err,
+                "provenance writer stopped: writing failed; rows after this are not written"
+            );
+        }
+        if let Err(cut) = self.sink.truncate(self.committed) {
+            tracing::error!(
+                path = %self.path.display(),
+                error = %cut,
+                "could not cut the file back to its last whole line"
+            );
+        }
+    }
+
+    fn sync(&mut self) {
+        if self.stats.is_stopped() {
+            return;
+        }
+        if let Err(err) = self.sink.sync() {
+            // Devices such as pipes cannot sync; the bytes were still handed over.
+            tracing::debug!(error = %err, "could not sync the provenance file");
+        }
+    }
+}
+
+/// Returns the length of the longest prefix of `bytes` that ends on a newline and is at
+/// most `limit` long (or the first whole line when that alone is longer).
+fn chunk_end(bytes: &[u8], limit: usize) -> usize {
+    if bytes.len() <= limit {
+        return bytes.len();
+    }
+    match bytes[..limit].iter().rposition(|b| *b == b'\n') {
+        Some(at) => at + 1,
+        None => bytes[limit..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |at| limit + at + 1),
+    }
+}
+
+/// Counts the lines in serialised output (JSON strings never hold a raw newline).
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+fn enrich(record: &mut Record, enricher: &Enricher) {
+    let facts = enricher.facts;
+    match record {
+        Record::Task(task) => {
+            task.hostname
+                .get_or_insert_with(|| facts.hostname.to_string());
+            task.login_name
+                .get_or_insert_with(|| facts.login_name.to_string());
+            task.node_name
+                .get_or_insert_with(|| facts.node_name.to_string());
+            if task.private_ip.is_none() {
+                task.private_ip = facts.private_ip.as_deref().map(str::to_owned);
+            }
+            task.adapter_id.get_or_insert_with(|| ADAPTER_ID.to_owned());
+        }
+        Record::Workflow(workflow) => {
+            workflow
+                .user
+                .get_or_insert_with(|| facts.login_name.to_string());
+            workflow
+                .sys_name
+                .get_or_insert_with(|| facts.sys_name.to_string());
+            if workflow.code_repository.is_none() {
+                workflow.code_repository = facts.code_repository.clone();
+            }
+            workflow
+                .extra_metadata
+                .get_or_insert_with(HostFacts::extra_metadata);
+            workflow
+                .flowcept_settings
+                .get_or_insert_with(|| enricher.settings_snapshot.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::record::TaskRecord;
+
+    /// A sink that keeps bytes in memory and fails once `capacity` bytes are reached,
+    /// after writing the part that fits (as a full disk does).
+    pub(crate) struct FullDisk {
+        pub(crate) bytes: Arc<Mutex<Vec<u8>>>,
+        pub(crate) capacity: usize,
+    }
+
+    impl LineSink for FullDisk {
+        fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+            let mut out = self.bytes.lock().unwrap();
+            let room = self.capacity.saturating_sub(out.len());
+            out.extend_from_slice(&bytes[..room.min(bytes.len())]);
+            if room < bytes.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device",
+                ));
+            }
+            Ok(())
+        }
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            self.bytes.lock().unwrap().truncate(len as usize);
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn task(n: usize) -> Row {
+        Row::Record(Box::new(Record::Task(TaskRecord {
+            task_id: format!("t{n}"),
+            workflow_id: "w".into(),
+            campaign_id: "c".into(),
+            activity_id: "a".into(),
+            status: Some(Status::Finished),
+            ..TaskRecord::default()
+        })))
+    }
+
+    #[test]
+    fn a_full_disk_leaves_whole_lines_and_counts_the_rest() {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = FullDisk {
+            bytes: Arc::clone(&bytes),
+            capacity: 1000,
+        };
+        let writer = Writer::start(sink, 0, "full.jsonl".into(), FlushMode::Online, None).unwrap();
+        for n in 0..200 {
+            writer.send(task(n));
+            if n % 10 == 0 {
+                writer.flush();
+            }
+        }
+        writer.flush();
+        let report = writer.report();
+        let failure = writer
+            .stats()
+            .failure()
+            .cloned()
+            .expect("the disk filled up");
+        assert_eq!(failure.kind, io::ErrorKind::StorageFull);
+        drop(writer);
+        let text = String::from_utf8(bytes.lock().unwrap().clone()).unwrap();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "a torn line is left: {text:?}"
+        );
+        let lines = text.lines().count() as u64;
+        for line in text.lines() {
+            serde_json::from_str::<Record>(line).expect("every line left is whole JSON");
+        }
+        assert_eq!(report.rows, lines);
+        assert_eq!(report.rows + report.rows_lost, 200);
+    }
+
+    #[test]
+    fn offline_rows_wait_for_the_flush() {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = FullDisk {
+            bytes: Arc::clone(&bytes),
+            capacity: usize::MAX,
+        };
+        let writer = Writer::start(sink, 0, "off.jsonl".into(), FlushMode::Offline, None).unwrap();
+        for n in 0..5 {
+            writer.send(task(n));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            bytes.lock().unwrap().is_empty(),
+            "offline mode wrote before the end"
+        );
+        writer.flush();
+        assert_eq!(writer.report().rows, 5);
+        assert_eq!(count_lines(&bytes.lock().unwrap()), 5);
+    }
+
+    #[test]
+    fn chunks_end_on_a_line() {
+        let text = b"aaa\nbbbb\ncc\n";
+        assert_eq!(chunk_end(text, 100), text.len());
+        assert_eq!(chunk_end(text, 6), 4);
+        assert_eq!(chunk_end(text, 2), 4);
+    }
+}
