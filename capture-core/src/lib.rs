@@ -31,15 +31,12 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let output = dir.path().join("buffer.jsonl");
-//! let settings = Settings::from_yaml_str(
-//!     "instrumentation:
-//!        enabled: true
-//!        torch:
-//!          what: parent_only
-//!          epoch_loop: default
-//!      project:
-//!        enrich_messages: false",
-//! )?;
+//! let settings = Settings::from_yaml_str(concat!(
+//!     "project: {enrich_messages: false}\n",
+//!     "instrumentation:\n",
+//!     "  enabled: true\n",
+//!     "  torch: {what: parent_only, epoch_loop: default}\n",
+//! ))?;
 //! let capture = Capture::start(
 //!     settings,
 //!     CaptureOptions { output: Some(output.clone()), ..Default::default() },

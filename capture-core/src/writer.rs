@@ -147,7 +147,7 @@ pub(crate) struct IterationRow {
     pub(crate) item: Value,
     pub(crate) generated: Option<Value>,
     pub(crate) status: Status,
-    pub(crate) stderr: Option<&'static str>,
+    pub(crate) stderr: Option<String>,
     pub(crate) started_at: f64,
     pub(crate) ended_at: f64,
     pub(crate) telemetry_at_end: Option<Value>,
@@ -166,7 +166,7 @@ pub(crate) struct ForwardRow {
     pub(crate) used: Option<Box<TensorInspection>>,
     pub(crate) generated: Option<Box<TensorInspection>>,
     pub(crate) status: Status,
-    pub(crate) stderr: Option<&'static str>,
+    pub(crate) stderr: Option<String>,
     pub(crate) started_at: f64,
     pub(crate) ended_at: f64,
     pub(crate) telemetry_at_end: Option<Value>,
@@ -198,7 +198,7 @@ impl IterationRow {
             }),
             generated: self.generated.as_ref().map(Generated::Value),
             status: self.status,
-            stderr: self.stderr,
+            stderr: self.stderr.as_deref(),
             started_at: self.started_at,
             ended_at: self.ended_at,
             utc_timestamp: facts.map(|_| self.ended_at),
@@ -230,7 +230,7 @@ impl ForwardRow {
             used: self.used.as_deref().map(Used::Tensor),
             generated: self.generated.as_deref().map(Generated::Tensor),
             status: self.status,
-            stderr: self.stderr,
+            stderr: self.stderr.as_deref(),
             started_at: self.started_at,
             ended_at: self.ended_at,
             utc_timestamp: facts.map(|_| self.ended_at),
@@ -834,6 +834,77 @@ pub(crate) mod tests {
         writer.flush();
         assert_eq!(writer.report().rows, 5);
         assert_eq!(count_lines(&bytes.lock().unwrap()), 5);
+    }
+
+    #[test]
+    fn hot_rows_read_back_as_task_records() {
+        let meta = Arc::new(LoopMeta {
+            workflow_id: "w".into(),
+            campaign_id: Arc::from("c"),
+            activity_id: Arc::from("epochs_loop_iteration"),
+            parent_task_id: Some("p".into()),
+            group_id: "g".into(),
+            item_name: Arc::from("epoch"),
+        });
+        let iteration = IterationRow {
+            meta,
+            task_id: "t".into(),
+            i: 3,
+            item: Value::from(4),
+            generated: Some(serde_json::json!({"train_loss": 1.5})),
+            status: Status::Finished,
+            stderr: None,
+            started_at: 1.0,
+            ended_at: 2.0,
+            telemetry_at_end: None,
+        };
+        let Record::Task(task) = iteration.to_record() else {
+            panic!("an iteration is a task")
+        };
+        assert_eq!(task.activity_id, "epochs_loop_iteration");
+        assert_eq!(task.used, Some(serde_json::json!({"i": 3, "epoch": 4})));
+        assert_eq!(task.group_id.as_deref(), Some("g"));
+        assert_eq!(task.parent_task_id.as_deref(), Some("p"));
+        assert_eq!((task.started_at, task.ended_at), (Some(1.0), Some(2.0)));
+        assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
+
+        let tensor = TensorInspection {
+            id: 1,
+            is_sparse: false,
+            shape: vec![2],
+            device: "cpu".into(),
+            nbytes: 8,
+            numel: 2,
+            density: 0.5,
+        };
+        let forward = ForwardRow {
+            task_id: "f".into(),
+            workflow_id: "m".into(),
+            campaign_id: Arc::from("c"),
+            activity_id: Arc::from("Model"),
+            subtype: "parent_forward",
+            parent_task_id: Some("t".into()),
+            is_training: Some(false),
+            used: Some(Box::new(tensor.clone())),
+            generated: None,
+            status: Status::Error,
+            stderr: Some("boom".into()),
+            started_at: 1.0,
+            ended_at: 2.0,
+            telemetry_at_end: Some(serde_json::json!({"cpu": {}})),
+        };
+        let Record::Task(task) = forward.to_record() else {
+            panic!("a forward is a task")
+        };
+        assert_eq!(task.subtype.as_deref(), Some("parent_forward"));
+        assert_eq!(task.used, Some(tensor.to_json()));
+        assert_eq!(
+            task.custom_metadata,
+            Some(serde_json::json!({"is_training": false}))
+        );
+        assert_eq!(task.stderr.as_deref(), Some("boom"));
+        assert_eq!(task.status, Some(Status::Error));
+        assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
     }
 
     #[test]

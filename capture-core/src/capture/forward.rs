@@ -81,7 +81,7 @@ impl ForwardPolicy {
         let Some(scope) = self.scope else {
             return ForwardPlan::NOTHING;
         };
-        if index % self.every as usize != 0 {
+        if !index.is_multiple_of(self.every as usize) {
             return ForwardPlan::NOTHING;
         }
         let first = index == 0;
@@ -212,7 +212,7 @@ impl ForwardState {
         self,
         generated: Option<Box<TensorInspection>>,
         status: Status,
-        stderr: Option<&'static str>,
+        stderr: Option<String>,
     ) {
         let telemetry_at_end = self.capture.telemetry_snapshot();
         let row = ForwardRow {
@@ -289,7 +289,7 @@ impl ChildState {
         self,
         generated: Option<Box<TensorInspection>>,
         status: Status,
-        stderr: Option<&'static str>,
+        stderr: Option<String>,
     ) {
         let telemetry_at_end = if self.telemetry {
             self.capture.telemetry_snapshot()

@@ -192,7 +192,7 @@ impl IterationGuard {
 }
 
 impl IterationState {
-    fn emit(self, generated: Option<Value>, status: Status, stderr: Option<&'static str>) {
+    fn emit(self, generated: Option<Value>, status: Status, stderr: Option<String>) {
         let lp = self.lp;
         // After a write failure the row is only counted, so telemetry is not taken.
         let telemetry_at_end = if lp.telemetry && !lp.capture.stopped() {

@@ -19,8 +19,9 @@ mod loops;
 mod task;
 mod workflow;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -144,6 +145,7 @@ impl Capture {
     /// ([`CaptureError::Open`]), or a previous file that cannot be deleted.
     pub fn start(settings: Settings, options: CaptureOptions) -> Result<Capture, CaptureError> {
         settings.validate()?;
+        install_panic_hook();
         let campaign_id: Arc<str> = match options.campaign_id {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().to_string()),
@@ -293,7 +295,7 @@ impl Capture {
         LoopCapture::new(
             self,
             self.inner.flags.epoch_loop,
-            "epochs",
+            "epochs_loop",
             "epoch",
             Some(parent),
             workflow_id,
@@ -504,13 +506,47 @@ fn resolve_path(path: &Path, id: &str, append_id_of_run: bool, append_unique: bo
     path.with_file_name(name)
 }
 
-/// The `stderr` of a row ended by a panic.
-const PANIC_STDERR: &str = "the thread panicked while this was open";
+thread_local! {
+    /// The message of the panic this thread is unwinding from, set by the hook.
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
-/// Status and stderr for a guard ended by drop.
-fn drop_status() -> (crate::Status, Option<&'static str>) {
+/// Installs, once per process, a panic hook that remembers the panic's message for the
+/// guards dropped while unwinding (their `ERROR` rows carry it), then runs the hook that
+/// was installed before. A hook set later by the application replaces this one; the
+/// rows then say only that the thread panicked.
+fn install_panic_hook() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text payload".to_owned());
+            let message = match info.location() {
+                Some(at) => format!("panicked at {}:{}: {text}", at.file(), at.line()),
+                None => format!("panicked: {text}"),
+            };
+            // `try_with`: the thread-local may already be gone when a thread exits.
+            let _ = PANIC_MESSAGE.try_with(|slot| *slot.borrow_mut() = Some(message));
+            previous(info);
+        }));
+    });
+}
+
+/// Status and stderr for a guard ended by drop: `ERROR` with the panic's message while
+/// the thread unwinds, `FINISHED` otherwise.
+fn drop_status() -> (crate::Status, Option<String>) {
     if std::thread::panicking() {
-        (crate::Status::Error, Some(PANIC_STDERR))
+        let message = PANIC_MESSAGE
+            .try_with(|slot| slot.borrow().clone())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "the thread panicked while this was open".to_owned());
+        (crate::Status::Error, Some(message))
     } else {
         (crate::Status::Finished, None)
     }

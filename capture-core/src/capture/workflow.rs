@@ -220,7 +220,7 @@ impl Drop for WorkflowGuard {
     fn drop(&mut self) {
         if self.record.is_some() {
             let (status, stderr) = drop_status();
-            self.end(status, stderr);
+            self.end(status, stderr.as_deref());
         }
     }
 }
