@@ -63,7 +63,7 @@ mod tests {
         let device = Device::flex();
         let pe = PositionalEncoding::new(4, 0.0, 3, &device);
         let out = pe.forward(Tensor::zeros([3, 2, 4], &device));
-        let values = out.into_data().to_vec::<f32>().unwrap();
+        let values = out.into_data().try_to_vec::<f32>().unwrap();
         // Position 0: sin 0, cos 0 for both frequencies, in both batch columns.
         assert_eq!(&values[..4], &[0.0, 1.0, 0.0, 1.0]);
         assert_eq!(&values[4..8], &[0.0, 1.0, 0.0, 1.0]);

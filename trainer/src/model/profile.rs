@@ -64,10 +64,10 @@ impl ModelProfile {
             if !shapes.is_empty() {
                 entry.insert("param_shapes".into(), Value::Object(shapes));
             }
-            if node.depth == 1 {
-                if let Some(child) = Child::ALL.iter().find(|c| c.field_name() == node.name) {
-                    entry.extend(child_attributes(*child, config));
-                }
+            if node.depth == 1
+                && let Some(child) = Child::ALL.iter().find(|c| c.field_name() == node.name)
+            {
+                entry.extend(child_attributes(*child, config));
             }
             modules.insert(
                 format!("{type_name}_{}", modules.len()),

@@ -7,7 +7,7 @@
 //! is batch first, so the `transformer_encoder` step transposes in and out; every tensor
 //! that crosses a child boundary is sequence first, as Flowcept's inspections show them.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::activation::ActivationConfig;
 use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::transformer::{
@@ -136,7 +136,7 @@ impl ModelConfig {
                 .with_norm_first(false)
                 .with_activation(ActivationConfig::Relu)
                 .init(device);
-        Ok(TransformerModel {
+        let model = TransformerModel {
             pos_encoder: PositionalEncoding::new(
                 self.emsize,
                 self.dropout,
@@ -147,7 +147,22 @@ impl ModelConfig {
             encoder: EmbeddingConfig::new(self.ntokens, self.emsize).init(device),
             decoder: LinearConfig::new(self.emsize, self.ntokens).init(device),
             d_model: self.emsize,
-        })
+        };
+        // burn initialises parameters lazily, on first use, from the device's one random
+        // generator. Whatever touched them first (the forward, or printing the model for its
+        // profile) would decide their values; initialising them all now, in module order,
+        // makes the weights depend on the seed alone, whatever the capture level.
+        model.visit(&mut InitialiseAll);
+        Ok(model)
+    }
+}
+
+/// Forces the lazy initialisation of every parameter it visits.
+struct InitialiseAll;
+
+impl ModuleVisitor for InitialiseAll {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        drop(param.val());
     }
 }
 
@@ -403,6 +418,28 @@ mod tests {
         assert_eq!(events[5].2, events[6].2);
         assert_eq!(events[7].2, logits_id);
         assert_eq!(events[7].3, [4, 2, 7]);
+    }
+
+    #[test]
+    fn weights_depend_on_the_seed_not_on_what_touches_them_first() {
+        let device = Device::flex();
+        let config = ModelConfig {
+            ntokens: 13,
+            emsize: 8,
+            nhid: 8,
+            nlayers: 1,
+            pos_encoding_max_len: 8,
+            ..ModelConfig::default()
+        };
+        let weights = |print_first: bool| {
+            device.seed(3);
+            let model = config.init(&device).unwrap();
+            if print_first {
+                let _ = format!("{model}");
+            }
+            model.decoder.weight.val().into_data()
+        };
+        assert_eq!(weights(false), weights(true));
     }
 
     #[test]
