@@ -111,6 +111,26 @@ pub struct BackendInfo {
     pub wgpu_backend: Option<String>,
 }
 
+impl fmt::Display for BackendInfo {
+    /// One line: the backend, then the adapter's facts when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.backend)?;
+        let facts: Vec<&str> = [
+            &self.adapter_name,
+            &self.device_type,
+            &self.wgpu_backend,
+            &self.driver,
+        ]
+        .into_iter()
+        .filter_map(|fact| fact.as_deref())
+        .collect();
+        if !facts.is_empty() {
+            write!(f, " ({})", facts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 /// A device ready to train on, with what it is.
 #[derive(Clone, Debug)]
 pub struct SelectedDevice {

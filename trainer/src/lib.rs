@@ -54,6 +54,7 @@ pub mod data;
 pub mod device;
 pub mod model;
 pub mod params;
+pub mod scenario;
 pub mod tensor_facts;
 pub mod train;
 
