@@ -88,18 +88,9 @@ fn run_one(scenario: &Scenario, backend: ScenarioBackend) -> Result<(), Failed> 
     settings.set_description(scenario.description.trim());
     settings.set_omit_expression(true);
     let snapshot = format!("{}@{}", scenario.name, backend.name());
-    // insta reports a mismatch by panicking; turn it into this case's failure.
-    std::panic::catch_unwind(|| {
-        settings.bind(|| insta::assert_yaml_snapshot!(snapshot, normalised));
-    })
-    .map_err(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
-        Failed::from(format!("snapshot {snapshot} differs: {message}"))
-    })?;
+    // insta reports a mismatch by panicking, with its diff; libtest-mimic turns the panic
+    // into this case's failure.
+    settings.bind(|| insta::assert_yaml_snapshot!(snapshot, normalised));
     if backend == ScenarioBackend::Wgpu {
         compare_with_cpu_snapshot(scenario, &normalised)?;
     }
