@@ -40,6 +40,15 @@ impl Batchified {
             };
         }
         let rows = tokens.len() / columns;
+        if rows == 0 {
+            // Fewer tokens than columns: nothing to lay out (and no loop over a huge
+            // `columns`).
+            return Batchified {
+                data: Vec::new(),
+                rows: 0,
+                columns,
+            };
+        }
         let mut data = vec![0; rows * columns];
         for c in 0..columns {
             for r in 0..rows {

@@ -73,10 +73,23 @@ pub enum DataError {
         /// Where the rows came from (`embedded excerpt` or a folder).
         source_label: String,
     },
+    /// A split has no token at all in the rows taken (blank rows only).
+    #[error(
+        "the {split} split has no tokens in the {rows} rows taken (subset_size {}); raise \
+         subset_size or check the file", subset_label(.subset_size)
+    )]
+    EmptySplit {
+        /// The split.
+        split: SplitName,
+        /// The rows taken from it.
+        rows: usize,
+        /// The `subset_size` that took them.
+        subset_size: Option<usize>,
+    },
     /// A split yields fewer than two rows once batchified, so no step can be taken.
     #[error(
         "the {split} split has {tokens} tokens, too few for a batch size of {batch_size} \
-         (training needs at least {} tokens)", 2 * batch_size
+         (training needs at least {} tokens)", batch_size.saturating_mul(2)
     )]
     TooFewTokens {
         /// The split.
@@ -92,6 +105,10 @@ pub enum DataError {
         /// `batch_size` or `eval_batch_size`.
         key: &'static str,
     },
+}
+
+fn subset_label(subset_size: &Option<usize>) -> String {
+    subset_size.map_or_else(|| "null: every row".to_owned(), |n| n.to_string())
 }
 
 /// The parameters of the data preparation (the tutorial's `dataprep_workflow` arguments).
@@ -218,7 +235,8 @@ impl PreparedData {
 /// # Errors
 ///
 /// [`DataError::ZeroBatchSize`], [`DataError::TooFewRows`] when `subset_size` exceeds a
-/// split, [`DataError::TooFewTokens`] when a split cannot fill two rows.
+/// split, [`DataError::EmptySplit`] when the rows taken hold no token,
+/// [`DataError::TooFewTokens`] when a split cannot fill two rows.
 pub fn prepare(raw: &RawSplits, spec: &DataSpec) -> Result<PreparedData, DataError> {
     if spec.batch_size == 0 {
         return Err(DataError::ZeroBatchSize { key: "batch_size" });
@@ -258,6 +276,16 @@ pub fn prepare(raw: &RawSplits, spec: &DataSpec) -> Result<PreparedData, DataErr
     let (train_ids, val_ids, test_ids) = (ids(&train_rows), ids(&val_rows), ids(&test_rows));
 
     let batchify = |split: SplitName, ids: &[i64], columns: usize| {
+        if ids.is_empty() {
+            return Err(DataError::EmptySplit {
+                split,
+                rows: raw
+                    .rows(split)
+                    .len()
+                    .min(spec.subset_size.unwrap_or(usize::MAX)),
+                subset_size: spec.subset_size,
+            });
+        }
         let b = Batchified::new(ids, columns);
         if b.rows() < 2 {
             Err(DataError::TooFewTokens {
@@ -362,6 +390,37 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_split_left_empty_by_subset_size_says_so() {
+        // The excerpt's first train row is blank.
+        let spec = DataSpec {
+            subset_size: Some(1),
+            ..DataSpec::default()
+        };
+        assert_eq!(
+            prepare(&RawSplits::embedded(), &spec)
+                .unwrap_err()
+                .to_string(),
+            "the train split has no tokens in the 1 rows taken (subset_size 1); raise \
+             subset_size or check the file"
+        );
+    }
+
+    #[test]
+    fn the_largest_batch_size_is_an_error_not_an_overflow() {
+        let spec = DataSpec {
+            batch_size: usize::MAX,
+            ..DataSpec::default()
+        };
+        let message = prepare(&RawSplits::embedded(), &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("too few for a batch size of {}", usize::MAX)),
+            "{message}"
         );
     }
 
