@@ -234,6 +234,9 @@ pub fn model_train(
             epoch, train_loss, val_loss, "epoch done"
         );
 
+        // The epoch's row is written before the checkpoint: a save that fails leaves the
+        // epoch with its losses, and the error on the model_train row.
+        iteration.end(json!({"train_loss": train_loss, "val_loss": val_loss}));
         if best.is_none_or(|(loss, _)| val_loss < loss) {
             best = Some((val_loss, epoch));
             model
@@ -244,7 +247,6 @@ pub fn model_train(
                     message: err.to_string(),
                 })?;
         }
-        iteration.end(json!({"train_loss": train_loss, "val_loss": val_loss}));
         ctx.progress
             .epoch_finished(config.index, epoch, config.epochs, train_loss, val_loss);
         epochs.push(EpochLosses {
