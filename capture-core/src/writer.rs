@@ -10,9 +10,16 @@
 //!   dropped silently.
 //! - **Online mode** (`db_flush_mode: online`) writes whenever the queue runs empty, and
 //!   at least every [`BATCH_BYTES`] bytes, so rows reach the operating system within
-//!   microseconds of being produced. A `SIGKILL` loses at most the rows still queued
-//!   (≤ [`QUEUE_ROWS`]) plus the batch being serialised (≤ [`BATCH_BYTES`] bytes of
-//!   lines); everything before is in the file, in whole lines.
+//!   microseconds of being produced. A row is in the file once its `write` returned; a
+//!   `SIGKILL` of the process (not a power loss: the file is synced at flushes) loses only
+//!   the rows in flight: at most [`QUEUE_ROWS`] queued messages (a message is one row, or
+//!   the iterations of a lightweight loop, sent together when the loop ends), plus the
+//!   batch the writer thread holds (under [`BATCH_BYTES`] bytes of lines plus the rows of
+//!   the last message taken). Everything before is in the file, in whole lines. Not yet
+//!   accepted, and lost with the process: rows a lightweight loop keeps until it ends,
+//!   and those of threads blocked on a full queue. A kill that lands inside a `write`
+//!   call spanning several pages can, rarely, leave its last line cut short; every line
+//!   before it is whole.
 //! - **Offline mode** keeps the serialised lines in memory, as Flowcept does, and writes
 //!   them when the capture is flushed or finished; a crash loses them all.
 //! - **Whole lines only.** Lines are written in batches that end with a newline. If a
@@ -361,7 +368,13 @@ impl LineSink for File {
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        self.set_len(len)
+        // Only a file that grew past `len` needs cutting; devices such as /dev/full
+        // cannot be cut, and hold nothing to cut.
+        if self.metadata()?.len() > len {
+            self.set_len(len)
+        } else {
+            Ok(())
+        }
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -813,6 +826,74 @@ pub(crate) mod tests {
         }
         assert_eq!(report.rows, lines);
         assert_eq!(report.rows + report.rows_lost, 200);
+    }
+
+    /// A sink whose first write past `fail_at` bytes fails after writing part of it, and
+    /// which takes every later write (space came back); its cut fails when `cut_fails`.
+    struct FlakyDisk {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        fail_at: usize,
+        failed: bool,
+        cut_fails: bool,
+    }
+
+    impl LineSink for FlakyDisk {
+        fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+            let mut out = self.bytes.lock().unwrap();
+            if !self.failed && out.len() + bytes.len() > self.fail_at {
+                self.failed = true;
+                let room = self.fail_at.saturating_sub(out.len());
+                out.extend_from_slice(&bytes[..room]);
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            if self.cut_fails {
+                return Err(io::Error::other("cannot cut"));
+            }
+            self.bytes.lock().unwrap().truncate(len as usize);
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_never_followed_by_more_rows() {
+        for cut_fails in [false, true] {
+            let bytes = Arc::new(Mutex::new(Vec::new()));
+            let sink = FlakyDisk {
+                bytes: Arc::clone(&bytes),
+                fail_at: 1000,
+                failed: false,
+                cut_fails,
+            };
+            let writer =
+                Writer::start(sink, 0, "flaky.jsonl".into(), FlushMode::Online, None).unwrap();
+            for n in 0..100 {
+                writer.send(task(n));
+                writer.flush();
+            }
+            let report = writer.report();
+            assert!(writer.stats().failure().is_some());
+            drop(writer);
+            let text = String::from_utf8(bytes.lock().unwrap().clone()).unwrap();
+            let whole = text.rfind('\n').map_or(0, |at| at + 1);
+            assert_eq!(report.rows, text[..whole].lines().count() as u64);
+            assert_eq!(report.rows + report.rows_lost, 100);
+            for line in text[..whole].lines() {
+                serde_json::from_str::<Record>(line).expect("every line before is whole");
+            }
+            if cut_fails {
+                // The torn piece stays (nothing could cut it) but nothing follows it.
+                assert!(text.len() == 1000 && !text.ends_with('\n'), "{text:?}");
+            } else {
+                assert_eq!(whole, text.len(), "the torn piece was cut: {text:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! Several worker threads writing through one capture: every row arrives, whole, with
-//! a unique id (also as a property over worker and row counts).
+//! a unique id (also as a property over worker and row counts, flush modes, and epoch
+//! loops that send each row as it ends or all of them together).
 
 mod common;
 
 use std::collections::HashSet;
 
-use capture_core::{Record, Status, read_jsonl};
+use capture_core::{LoopMode, Record, Status, read_jsonl};
 use proptest::prelude::*;
 use serde_json::json;
 
-fn run(workers: usize, epochs: usize, offline: bool) {
+fn run(workers: usize, epochs: usize, offline: bool, lightweight: bool) {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("b.jsonl");
     let mut settings = common::settings("level-6.yaml");
     if offline {
         settings.project.db_flush_mode = capture_core::FlushMode::Offline;
+    }
+    if lightweight {
+        settings.instrumentation.torch.epoch_loop = Some(LoopMode::Lightweight);
     }
     let capture = common::start(settings, &output);
     let search = capture.workflow("SearchWorkflow").essential().start();
@@ -60,19 +64,29 @@ fn run(workers: usize, epochs: usize, offline: bool) {
 
 #[test]
 fn four_workers_write_every_row_once() {
-    run(4, 500, false);
+    run(4, 500, false, false);
+}
+
+#[test]
+fn lightweight_loops_of_four_workers_write_every_row_once() {
+    run(4, 300, false, true);
 }
 
 #[test]
 fn offline_workers_write_every_row_at_the_end() {
-    run(3, 100, true);
+    run(3, 100, true, false);
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]
-    fn any_number_of_workers_and_rows(workers in 1usize..6, epochs in 0usize..200, offline in any::<bool>()) {
-        run(workers, epochs, offline);
+    fn any_number_of_workers_and_rows(
+        workers in 1usize..6,
+        epochs in 0usize..200,
+        offline in any::<bool>(),
+        lightweight in any::<bool>(),
+    ) {
+        run(workers, epochs, offline, lightweight);
     }
 }
