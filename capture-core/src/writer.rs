@@ -20,8 +20,8 @@
 //!   and those of threads blocked on a full queue. A kill that lands inside a `write`
 //!   call spanning several pages can, rarely, leave its last line cut short; every line
 //!   before it is whole.
-//! - **Offline mode** keeps the serialised lines in memory, as Flowcept does, and writes
-//!   them when the capture is flushed or finished; a crash loses them all.
+//! - **Offline mode** keeps the rows in memory, as Flowcept does, and serialises and
+//!   writes them when the capture is flushed or finished; a crash loses them all.
 //! - **Whole lines only.** Lines are written in batches that end with a newline. If a
 //!   write fails (a full disk, `ENOSPC`), the file is truncated back to the end of the
 //!   last whole batch, the error is logged once with `tracing::error!`, and writing
@@ -43,9 +43,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use serde::Serialize;
-use serde::ser::SerializeMap;
 use serde_json::Value;
 
 use crate::capture::ids::{TaskId, WorkflowId};
@@ -59,6 +58,16 @@ pub const QUEUE_ROWS: usize = 16_384;
 
 /// Most bytes of lines the writer serialises before writing them out in online mode.
 pub const BATCH_BYTES: usize = 256 * 1024;
+
+/// Shortest pause of the writer when its queue is empty.
+const IDLE_MIN: Duration = Duration::from_micros(50);
+
+/// Longest pause of the writer when its queue stays empty: the most a row waits in the
+/// queue before the writer takes it.
+pub const IDLE_MAX: Duration = Duration::from_millis(2);
+
+/// Bytes of lines serialised from kept offline rows before they are written.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// What a writer wrote, as [`crate::Capture::finish`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +152,8 @@ pub(crate) struct LoopMeta {
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) group_id: TaskId,
     pub(crate) item_name: Arc<str>,
+    /// The fields above as JSON, made by the writer for the loop's first row.
+    pub(crate) json: OnceLock<Vec<u8>>,
 }
 
 /// One loop iteration (`epochs_loop_iteration`, `train_batch_iteration`, …).
@@ -183,36 +194,71 @@ impl IterationRow {
     /// Returns the row as a record, as the reader will see it.
     #[cfg(test)]
     pub(crate) fn to_record(&self) -> Record {
-        let line = serde_json::to_string(&self.view(None)).expect("rows always serialise");
-        serde_json::from_str(&line).expect("a serialised row reads back")
+        let mut line = Vec::new();
+        let mut cache = json::TimeCache::default();
+        self.write_json(&mut line, &mut cache, None)
+            .expect("rows always serialise");
+        serde_json::from_slice(&line).expect("a serialised row reads back")
     }
 
-    fn view<'a>(&'a self, facts: Option<&'a HostFacts>) -> TaskView<'a> {
-        let m = &*self.meta;
-        TaskView {
-            kind: "task",
-            task_id: self.task_id.as_str(),
-            workflow_id: m.workflow_id.as_str(),
-            campaign_id: &m.campaign_id,
-            activity_id: &m.activity_id,
-            subtype: None,
-            parent_task_id: m.parent_task_id.as_ref().map(TaskId::as_str),
-            group_id: Some(m.group_id.as_str()),
-            used: Some(Used::Iteration {
-                i: self.i,
-                name: &m.item_name,
-                item: &self.item,
-            }),
-            generated: self.generated.as_ref().map(Generated::Value),
-            status: self.status,
-            stderr: self.stderr.as_deref(),
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            utc_timestamp: facts.map(|_| self.ended_at),
-            telemetry_at_end: self.telemetry_at_end.as_ref(),
-            custom_metadata: None,
-            host: facts.map(HostView::of),
+    /// Appends the row as one JSON object (no newline), with the host facts when given.
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        cache: &mut json::TimeCache,
+        host: Option<&[u8]>,
+    ) -> serde_json::Result<()> {
+        let meta = &*self.meta;
+        out.reserve(512);
+        out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
+        json::id(out, &self.task_id);
+        out.extend_from_slice(meta.json.get_or_init(|| meta.to_json()));
+        out.extend_from_slice(b",\"used\":{\"i\":");
+        json::value(out, &self.i)?;
+        out.push(b',');
+        json::string(out, &meta.item_name);
+        out.push(b':');
+        json::value(out, &self.item)?;
+        out.push(b'}');
+        if let Some(generated) = &self.generated {
+            json::key(out, "generated");
+            json::value(out, generated)?;
         }
+        json::tail(
+            out,
+            cache,
+            self.status,
+            self.stderr.as_deref(),
+            self.started_at,
+            self.ended_at,
+        )?;
+        if let Some(telemetry) = &self.telemetry_at_end {
+            json::key(out, "telemetry_at_end");
+            json::value(out, telemetry)?;
+        }
+        json::host(out, cache, host, self.ended_at)?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+impl LoopMeta {
+    /// Serialises the fields every iteration of the loop shares, once per loop.
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(192);
+        json::key(&mut out, "workflow_id");
+        json::string(&mut out, self.workflow_id.as_str());
+        json::key(&mut out, "campaign_id");
+        json::string(&mut out, &self.campaign_id);
+        json::key(&mut out, "activity_id");
+        json::string(&mut out, &self.activity_id);
+        if let Some(parent) = &self.parent_task_id {
+            json::key(&mut out, "parent_task_id");
+            json::string(&mut out, parent.as_str());
+        }
+        json::key(&mut out, "group_id");
+        json::string(&mut out, self.group_id.as_str());
+        out
     }
 }
 
@@ -220,133 +266,276 @@ impl ForwardRow {
     /// Returns the row as a record, as the reader will see it.
     #[cfg(test)]
     pub(crate) fn to_record(&self) -> Record {
-        let line = serde_json::to_string(&self.view(None)).expect("rows always serialise");
-        serde_json::from_str(&line).expect("a serialised row reads back")
+        let mut line = Vec::new();
+        let mut cache = json::TimeCache::default();
+        self.write_json(&mut line, &mut cache, None)
+            .expect("rows always serialise");
+        serde_json::from_slice(&line).expect("a serialised row reads back")
     }
 
-    fn view<'a>(&'a self, facts: Option<&'a HostFacts>) -> TaskView<'a> {
-        TaskView {
-            kind: "task",
-            task_id: self.task_id.as_str(),
-            workflow_id: self.workflow_id.as_str(),
-            campaign_id: &self.campaign_id,
-            activity_id: &self.activity_id,
-            subtype: Some(self.subtype),
-            parent_task_id: self.parent_task_id.as_ref().map(TaskId::as_str),
-            group_id: None,
-            used: self.used.as_deref().map(Used::Tensor),
-            generated: self.generated.as_deref().map(Generated::Tensor),
-            status: self.status,
-            stderr: self.stderr.as_deref(),
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            utc_timestamp: facts.map(|_| self.ended_at),
-            telemetry_at_end: self.telemetry_at_end.as_ref(),
-            custom_metadata: self
-                .is_training
-                .map(|is_training| IsTraining { is_training }),
-            host: facts.map(HostView::of),
+    /// Appends the row as one JSON object (no newline), with the host facts when given.
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        cache: &mut json::TimeCache,
+        host: Option<&[u8]>,
+    ) -> serde_json::Result<()> {
+        out.reserve(512);
+        out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
+        json::id(out, &self.task_id);
+        json::key(out, "workflow_id");
+        json::string(out, self.workflow_id.as_str());
+        json::key(out, "campaign_id");
+        json::string(out, &self.campaign_id);
+        json::key(out, "activity_id");
+        json::string(out, &self.activity_id);
+        json::key(out, "subtype");
+        json::string(out, self.subtype);
+        if let Some(parent) = &self.parent_task_id {
+            json::key(out, "parent_task_id");
+            json::id(out, parent);
+        }
+        if let Some(used) = &self.used {
+            out.extend_from_slice(b",\"used\":{\"tensor\":");
+            json::value(out, used)?;
+            out.push(b'}');
+        }
+        if let Some(generated) = &self.generated {
+            out.extend_from_slice(b",\"generated\":{\"tensor\":");
+            json::value(out, generated)?;
+            out.push(b'}');
+        }
+        match self.is_training {
+            Some(true) => out.extend_from_slice(b",\"custom_metadata\":{\"is_training\":true}"),
+            Some(false) => out.extend_from_slice(b",\"custom_metadata\":{\"is_training\":false}"),
+            None => {}
+        }
+        json::tail(
+            out,
+            cache,
+            self.status,
+            self.stderr.as_deref(),
+            self.started_at,
+            self.ended_at,
+        )?;
+        if let Some(telemetry) = &self.telemetry_at_end {
+            json::key(out, "telemetry_at_end");
+            json::value(out, telemetry)?;
+        }
+        json::host(out, cache, host, self.ended_at)?;
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// Hand-written JSON for the hot rows: the same text serde would write for the same
+/// fields, without its per-byte escaping of strings that need none (ids, keys).
+mod json {
+    use super::Status;
+
+    /// Tells whether a string can be written between quotes as it is (no control
+    /// character, quote or backslash), eight bytes at a time.
+    #[inline]
+    fn is_plain(bytes: &[u8]) -> bool {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let mut chunks = bytes.chunks_exact(8);
+        let mut bad = 0u64;
+        for chunk in &mut chunks {
+            let x = u64::from_le_bytes(chunk.try_into().expect("chunks are 8 bytes"));
+            // Bytes below 0x20, equal to '"' (0x22) or to '\\' (0x5c).
+            bad |= x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+            bad |= has_zero(x ^ (ONES * 0x22));
+            bad |= has_zero(x ^ (ONES * 0x5c));
+        }
+        bad == 0
+            && chunks
+                .remainder()
+                .iter()
+                .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    }
+
+    #[inline]
+    pub(super) fn string(out: &mut Vec<u8>, text: &str) {
+        if is_plain(text.as_bytes()) {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        } else {
+            serde_json::to_writer(&mut *out, text).expect("a string serialises to memory");
         }
     }
-}
 
-/// A hot row as serialised: the field names of [`crate::TaskRecord`], borrowed.
-#[derive(Serialize)]
-struct TaskView<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    task_id: &'a str,
-    workflow_id: &'a str,
-    campaign_id: &'a str,
-    activity_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subtype: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parent_task_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    used: Option<Used<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    generated: Option<Generated<'a>>,
-    status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stderr: Option<&'a str>,
-    started_at: f64,
-    ended_at: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    utc_timestamp: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    telemetry_at_end: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    custom_metadata: Option<IsTraining>,
-    #[serde(flatten)]
-    host: Option<HostView<'a>>,
-}
-
-#[derive(Serialize)]
-struct IsTraining {
-    is_training: bool,
-}
-
-#[derive(Serialize)]
-struct HostView<'a> {
-    hostname: &'a str,
-    login_name: &'a str,
-    node_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private_ip: Option<&'a str>,
-    adapter_id: &'static str,
-}
-
-impl<'a> HostView<'a> {
-    fn of(facts: &'a HostFacts) -> Self {
-        HostView {
-            hostname: &facts.hostname,
-            login_name: &facts.login_name,
-            node_name: &facts.node_name,
-            private_ip: facts.private_ip.as_deref(),
-            adapter_id: ADAPTER_ID,
+    /// Writes a task id, whose text is valid UTF-8 by construction.
+    #[inline]
+    pub(super) fn id(out: &mut Vec<u8>, id: &crate::TaskId) {
+        let bytes = id.text_bytes();
+        if is_plain(bytes) {
+            out.push(b'"');
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+        } else {
+            string(out, id.as_str());
         }
     }
-}
 
-enum Used<'a> {
-    Iteration {
-        i: u64,
-        name: &'a str,
-        item: &'a Value,
-    },
-    Tensor(&'a TensorInspection),
-}
+    /// Writes a time as seconds with six decimals (the clock's useful precision),
+    /// falling back to serde's shortest form outside the usual range. The whole seconds
+    /// are formatted once per second and kept in `cache`.
+    pub(super) fn time(
+        out: &mut Vec<u8>,
+        cache: &mut TimeCache,
+        seconds: f64,
+    ) -> serde_json::Result<()> {
+        if !(0.0..1e11).contains(&seconds) {
+            return value(out, &seconds);
+        }
+        let micros = (seconds * 1e6).round() as u64;
+        let whole = micros / 1_000_000;
+        if cache.len == 0 || cache.whole != whole {
+            *cache = TimeCache::of(whole);
+        }
+        out.extend_from_slice(&cache.text[..cache.len]);
+        let fraction = (micros % 1_000_000) as u32;
+        let mut digits = *b".000000";
+        let pairs = [fraction / 10_000, fraction / 100 % 100, fraction % 100];
+        for (i, pair) in pairs.into_iter().enumerate() {
+            digits[1 + 2 * i] = b'0' + (pair / 10) as u8;
+            digits[2 + 2 * i] = b'0' + (pair % 10) as u8;
+        }
+        out.extend_from_slice(&digits);
+        Ok(())
+    }
 
-impl Serialize for Used<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(2))?;
-        match self {
-            Used::Iteration { i, name, item } => {
-                map.serialize_entry("i", i)?;
-                map.serialize_entry(name, item)?;
+    /// The text of the whole seconds of the last time written.
+    #[derive(Default)]
+    pub(super) struct TimeCache {
+        whole: u64,
+        text: [u8; 20],
+        len: usize,
+    }
+
+    impl TimeCache {
+        fn of(whole: u64) -> TimeCache {
+            let text = whole.to_string();
+            let mut cache = TimeCache {
+                whole,
+                text: [0; 20],
+                len: text.len(),
+            };
+            cache.text[..text.len()].copy_from_slice(text.as_bytes());
+            cache
+        }
+    }
+
+    /// Writes `,"key":`; keys are plain identifiers.
+    #[inline]
+    pub(super) fn key(out: &mut Vec<u8>, key: &'static str) {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+    }
+
+    pub(super) fn value<T: serde::Serialize + ?Sized>(
+        out: &mut Vec<u8>,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        serde_json::to_writer(&mut *out, value)
+    }
+
+    /// Writes the status, stderr and times every hot row has.
+    pub(super) fn tail(
+        out: &mut Vec<u8>,
+        cache: &mut TimeCache,
+        status: Status,
+        stderr: Option<&str>,
+        started_at: f64,
+        ended_at: f64,
+    ) -> serde_json::Result<()> {
+        key(out, "status");
+        string(out, status.as_str());
+        if let Some(stderr) = stderr {
+            key(out, "stderr");
+            string(out, stderr);
+        }
+        key(out, "started_at");
+        time(out, cache, started_at)?;
+        key(out, "ended_at");
+        time(out, cache, ended_at)
+    }
+
+    /// Writes the enrichment fields (prepared once per writer) and the row's time.
+    pub(super) fn host(
+        out: &mut Vec<u8>,
+        cache: &mut TimeCache,
+        host: Option<&[u8]>,
+        at: f64,
+    ) -> serde_json::Result<()> {
+        if let Some(host) = host {
+            key(out, "utc_timestamp");
+            time(out, cache, at)?;
+            out.extend_from_slice(host);
+        }
+        Ok(())
+    }
+
+    /// Serialises the host facts as `,"hostname":…,"adapter_id":…`.
+    pub(super) fn host_fields(facts: &crate::enrich::HostFacts) -> Vec<u8> {
+        let mut out = Vec::new();
+        key(&mut out, "hostname");
+        string(&mut out, &facts.hostname);
+        key(&mut out, "login_name");
+        string(&mut out, &facts.login_name);
+        key(&mut out, "node_name");
+        string(&mut out, &facts.node_name);
+        if let Some(ip) = &facts.private_ip {
+            key(&mut out, "private_ip");
+            string(&mut out, ip);
+        }
+        key(&mut out, "adapter_id");
+        string(&mut out, crate::enrich::ADAPTER_ID);
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn times_keep_microseconds() {
+            let mut cache = TimeCache::default();
+            for (t, text) in [
+                (1.0, "1.000000"),
+                (1796312495.087412, "1796312495.087412"),
+                (1796312495.5, "1796312495.500000"),
+                (0.5, "0.500000"),
+                (12.000_001, "12.000001"),
+            ] {
+                let mut out = Vec::new();
+                time(&mut out, &mut cache, t).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), text);
             }
-            Used::Tensor(tensor) => map.serialize_entry("tensor", tensor)?,
+            let mut out = Vec::new();
+            time(&mut out, &mut cache, f64::NAN).unwrap();
+            assert_eq!(out, b"null");
         }
-        map.end()
-    }
-}
 
-enum Generated<'a> {
-    Value(&'a Value),
-    Tensor(&'a TensorInspection),
-}
-
-impl Serialize for Generated<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Generated::Value(value) => value.serialize(serializer),
-            Generated::Tensor(tensor) => {
-                let mut map = serializer.serialize_map(Some(1))?;
-                map.serialize_entry("tensor", tensor)?;
-                map.end()
+        #[test]
+        fn strings_that_need_escaping_are_escaped_like_serde_does() {
+            for text in [
+                "0123456789abcdef-0123\"",
+                "0123456789abcdef\\0123",
+                "\u{1}2345678",
+                "plain-id-17",
+                "quote\"d",
+                "back\\slash",
+                "tab\tnew\nline",
+                "é ✓ \u{7f}",
+            ] {
+                let mut out = Vec::new();
+                string(&mut out, text);
+                assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
             }
         }
     }
@@ -382,6 +571,9 @@ impl LineSink for File {
     }
 }
 
+// Rows travel inline: the queue's slots are allocated once (about 4 MiB for
+// `QUEUE_ROWS` rows), where boxing would cost an allocation per row.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Row(Row),
     Rows(Vec<Row>),
@@ -428,12 +620,16 @@ impl Writer {
         let (tx, rx) = mpsc::sync_channel(QUEUE_ROWS);
         let stats = Arc::new(WriterStats::default());
         let worker = WriterThread {
+            host_json: enricher.as_ref().map(|e| json::host_fields(e.facts)),
             sink,
             rx,
             stats: Arc::clone(&stats),
             mode,
             enricher,
             buf: Vec::with_capacity(BATCH_BYTES + 4096),
+            buf_rows: 0,
+            kept: Vec::new(),
+            times: json::TimeCache::default(),
             committed: start_len,
             path: path.clone(),
         };
@@ -547,6 +743,14 @@ struct WriterThread<S: LineSink> {
     enricher: Option<Enricher>,
     /// Serialised whole lines not yet written.
     buf: Vec<u8>,
+    /// Number of lines in `buf`.
+    buf_rows: u64,
+    /// Rows kept in offline mode until a flush.
+    kept: Vec<Row>,
+    /// The enrichment fields of task rows, serialised once.
+    host_json: Option<Vec<u8>>,
+    /// The whole seconds of the last time written, as text.
+    times: json::TimeCache,
     /// Length of the file up to the last whole line written.
     committed: u64,
     path: PathBuf,
@@ -554,31 +758,47 @@ struct WriterThread<S: LineSink> {
 
 impl<S: LineSink> WriterThread<S> {
     fn run(mut self) {
-        'outer: while let Ok(msg) = self.rx.recv() {
-            self.handle(msg);
+        // The writer polls rather than blocking in `recv`: a receiver asleep in `recv`
+        // must be woken by a system call on every send, which would cost the capturing
+        // thread microseconds per row. Polling keeps a send to a few atomic operations;
+        // the price is a row waiting at most `IDLE_MAX` before it is written.
+        let mut idle = IDLE_MIN;
+        loop {
+            let mut received = false;
             loop {
                 match self.rx.try_recv() {
-                    Ok(msg) => self.handle(msg),
+                    Ok(msg) => {
+                        received = true;
+                        self.handle(msg);
+                    }
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => break 'outer,
+                    Err(TryRecvError::Disconnected) => {
+                        self.write_out();
+                        self.sync();
+                        return;
+                    }
                 }
-                if self.mode == FlushMode::Online && self.buf.len() >= BATCH_BYTES {
-                    self.write_out();
+                if self.buf.len() >= BATCH_BYTES {
+                    self.write_buf();
                 }
             }
-            // The queue ran empty: hand what we have to the operating system.
-            if self.mode == FlushMode::Online {
-                self.write_out();
+            if received {
+                // The queue ran empty: hand what we have to the operating system.
+                if self.mode == FlushMode::Online {
+                    self.write_buf();
+                }
+                idle = IDLE_MIN;
+            } else {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(IDLE_MAX);
             }
         }
-        self.write_out();
-        self.sync();
     }
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Row(row) => self.serialise(row),
-            Msg::Rows(rows) => rows.into_iter().for_each(|row| self.serialise(row)),
+            Msg::Row(row) => self.accept(row),
+            Msg::Rows(rows) => rows.into_iter().for_each(|row| self.accept(row)),
             Msg::Flush(reply) => {
                 self.write_out();
                 self.sync();
@@ -587,12 +807,19 @@ impl<S: LineSink> WriterThread<S> {
         }
     }
 
-    fn serialise(&mut self, row: Row) {
+    fn accept(&mut self, row: Row) {
         if self.stats.is_stopped() {
             self.stats.lose(1);
             return;
         }
-        let facts = self.enricher.as_ref().map(|e| e.facts);
+        match self.mode {
+            FlushMode::Online => self.serialise(row),
+            FlushMode::Offline => self.kept.push(row),
+        }
+    }
+
+    fn serialise(&mut self, row: Row) {
+        let start = self.buf.len();
         let result = match row {
             Row::Record(mut record) => {
                 if let Some(enricher) = &self.enricher {
@@ -600,60 +827,69 @@ impl<S: LineSink> WriterThread<S> {
                 }
                 serde_json::to_writer(&mut self.buf, &*record)
             }
-            Row::Iteration(row) => serde_json::to_writer(&mut self.buf, &row.view(facts)),
-            Row::Forward(row) => serde_json::to_writer(&mut self.buf, &row.view(facts)),
+            Row::Iteration(row) => {
+                row.write_json(&mut self.buf, &mut self.times, self.host_json.as_deref())
+            }
+            Row::Forward(row) => {
+                row.write_json(&mut self.buf, &mut self.times, self.host_json.as_deref())
+            }
         };
         match result {
-            Ok(()) => self.buf.push(b'\n'),
+            Ok(()) => {
+                self.buf.push(b'\n');
+                self.buf_rows += 1;
+            }
             Err(err) => {
                 // Serialising to memory fails only for values JSON cannot hold; the
                 // partial line is cut and the row counted as lost.
-                let cut = self
-                    .buf
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |at| at + 1);
-                self.buf.truncate(cut);
+                self.buf.truncate(start);
                 self.stats.lose(1);
                 tracing::warn!(error = %err, "a provenance row could not be serialised");
             }
         }
     }
 
-    /// Writes the buffered lines in chunks that end on a line; on failure cuts the file
-    /// back to the last whole chunk and stops writing.
+    /// Writes everything accepted: offline rows are serialised here, a chunk at a
+    /// time, so memory holds rows rather than both rows and lines.
     fn write_out(&mut self) {
+        if !self.kept.is_empty() {
+            for row in std::mem::take(&mut self.kept) {
+                if self.stats.is_stopped() {
+                    self.stats.lose(1);
+                    continue;
+                }
+                self.serialise(row);
+                if self.buf.len() >= CHUNK_BYTES {
+                    self.write_buf();
+                }
+            }
+        }
+        self.write_buf();
+    }
+
+    /// Writes the buffered lines (which always end on a line) in one call; on failure
+    /// cuts the file back to the last whole batch and stops writing.
+    fn write_buf(&mut self) {
         if self.buf.is_empty() {
             return;
         }
-        let buf = std::mem::take(&mut self.buf);
-        let mut rest: &[u8] = &buf;
-        while !rest.is_empty() {
-            if self.stats.is_stopped() {
-                self.stats.lose(count_lines(rest));
-                break;
-            }
-            let chunk_len = chunk_end(rest, 1 << 20);
-            let (chunk, tail) = rest.split_at(chunk_len);
-            match self.sink.write_all(chunk) {
+        let rows = std::mem::take(&mut self.buf_rows);
+        if self.stats.is_stopped() {
+            self.stats.lose(rows);
+        } else {
+            match self.sink.write_all(&self.buf) {
                 Ok(()) => {
-                    self.committed += chunk.len() as u64;
-                    self.stats
-                        .bytes_written
-                        .fetch_add(chunk.len() as u64, Ordering::AcqRel);
-                    self.stats
-                        .rows_written
-                        .fetch_add(count_lines(chunk), Ordering::AcqRel);
+                    let len = self.buf.len() as u64;
+                    self.committed += len;
+                    self.stats.bytes_written.fetch_add(len, Ordering::AcqRel);
+                    self.stats.rows_written.fetch_add(rows, Ordering::AcqRel);
                 }
                 Err(err) => {
                     self.fail(err);
-                    self.stats.lose(count_lines(rest));
-                    break;
+                    self.stats.lose(rows);
                 }
             }
-            rest = tail;
         }
-        self.buf = buf;
         self.buf.clear();
     }
 
@@ -690,26 +926,6 @@ impl<S: LineSink> WriterThread<S> {
             tracing::debug!(error = %err, "could not sync the provenance file");
         }
     }
-}
-
-/// Returns the length of the longest prefix of `bytes` that ends on a newline and is at
-/// most `limit` long (or the first whole line when that alone is longer).
-fn chunk_end(bytes: &[u8], limit: usize) -> usize {
-    if bytes.len() <= limit {
-        return bytes.len();
-    }
-    match bytes[..limit].iter().rposition(|b| *b == b'\n') {
-        Some(at) => at + 1,
-        None => bytes[limit..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(bytes.len(), |at| limit + at + 1),
-    }
-}
-
-/// Counts the lines in serialised output (JSON strings never hold a raw newline).
-fn count_lines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
 fn enrich(record: &mut Record, enricher: &Enricher) {
@@ -914,7 +1130,13 @@ pub(crate) mod tests {
         );
         writer.flush();
         assert_eq!(writer.report().rows, 5);
-        assert_eq!(count_lines(&bytes.lock().unwrap()), 5);
+        let lines = bytes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        assert_eq!(lines, 5);
     }
 
     #[test]
@@ -926,6 +1148,7 @@ pub(crate) mod tests {
             parent_task_id: Some("p".into()),
             group_id: "g".into(),
             item_name: Arc::from("epoch"),
+            json: OnceLock::new(),
         });
         let iteration = IterationRow {
             meta,
@@ -986,13 +1209,5 @@ pub(crate) mod tests {
         assert_eq!(task.stderr.as_deref(), Some("boom"));
         assert_eq!(task.status, Some(Status::Error));
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
-    }
-
-    #[test]
-    fn chunks_end_on_a_line() {
-        let text = b"aaa\nbbbb\ncc\n";
-        assert_eq!(chunk_end(text, 100), text.len());
-        assert_eq!(chunk_end(text, 6), 4);
-        assert_eq!(chunk_end(text, 2), 4);
     }
 }

@@ -82,10 +82,127 @@ macro_rules! shared_id {
     };
 }
 
-shared_id!(
-    /// The id of a task row (both rows of a task share it). Clones share the text.
-    TaskId
-);
+/// The id of a task row (both rows of a task share it). Ids this crate makes are
+/// kept inline (no allocation to make, clone or drop one); longer ids from elsewhere
+/// share their text.
+#[derive(Clone)]
+pub struct TaskId(TaskIdRepr);
+
+/// Room for a generated id: 16 hex digits, a dash and up to 20 decimal digits.
+const INLINE: usize = 38;
+
+#[derive(Clone)]
+enum TaskIdRepr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl TaskId {
+    /// Returns the id as text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            TaskIdRepr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
+                .expect("inline ids are copied from whole strings or written as ASCII"),
+            TaskIdRepr::Shared(text) => text,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            TaskIdRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            TaskIdRepr::Shared(text) => text.as_bytes(),
+        }
+    }
+}
+
+impl From<&str> for TaskId {
+    fn from(text: &str) -> Self {
+        if text.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            TaskId(TaskIdRepr::Inline {
+                len: text.len() as u8,
+                bytes,
+            })
+        } else {
+            TaskId(TaskIdRepr::Shared(Arc::from(text)))
+        }
+    }
+}
+
+impl From<String> for TaskId {
+    fn from(text: String) -> Self {
+        TaskId::from(text.as_str())
+    }
+}
+
+impl PartialEq for TaskId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for TaskId {}
+
+impl std::hash::Hash for TaskId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for TaskId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TaskId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskId({:?})", self.as_str())
+    }
+}
+
+impl AsRef<str> for TaskId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for TaskId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for TaskId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Serialize for TaskId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(TaskId::from)
+    }
+}
 shared_id!(
     /// The id of a workflow. Clones share the text.
     WorkflowId
@@ -125,19 +242,6 @@ pub(crate) fn next_sequence() -> u64 {
     })
 }
 
-/// Makes an id unique within the process, and across processes with near certainty.
-pub(crate) fn new_shared_id() -> Arc<str> {
-    let prefix = process_prefix().as_bytes();
-    let mut buffer = [0u8; 40];
-    buffer[..prefix.len()].copy_from_slice(prefix);
-    buffer[prefix.len()] = b'-';
-    let start = prefix.len() + 1;
-    let len = write_decimal(next_sequence(), &mut buffer[start..]);
-    let text = std::str::from_utf8(&buffer[..start + len])
-        .expect("the prefix is hex and the rest decimal digits");
-    Arc::from(text)
-}
-
 /// Writes `n` in decimal at the start of `out`; returns the number of digits.
 fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
     let mut digits = [0u8; 20];
@@ -157,9 +261,83 @@ fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
 }
 
 impl TaskId {
-    /// Makes a fresh task id.
+    /// Makes a fresh id, unique within the process and across processes with near
+    /// certainty: the process prefix, a dash and a sequence number. The thread keeps the
+    /// text of its last id and counts up in it, so an id costs a few instructions.
     pub(crate) fn fresh() -> TaskId {
-        TaskId(new_shared_id())
+        LAST_ID.with(|cell| {
+            let mut last = cell.get();
+            if last.len == 0 || last.next == last.end {
+                let start = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                last = LastId::formatted(start, start + BLOCK);
+            } else if !last.increment() {
+                last = LastId::formatted(last.next, last.end);
+            }
+            last.next += 1;
+            cell.set(last);
+            TaskId(TaskIdRepr::Inline {
+                len: last.len,
+                bytes: last.bytes,
+            })
+        })
+    }
+}
+
+/// The text of a thread's last id and where its block of numbers ends.
+#[derive(Clone, Copy)]
+struct LastId {
+    len: u8,
+    bytes: [u8; INLINE],
+    /// The number after the one in `bytes`.
+    next: u64,
+    end: u64,
+}
+
+thread_local! {
+    static LAST_ID: Cell<LastId> =
+        const { Cell::new(LastId { len: 0, bytes: [0; INLINE], next: 0, end: 0 }) };
+}
+
+impl LastId {
+    fn formatted(number: u64, end: u64) -> LastId {
+        let prefix = process_prefix().as_bytes();
+        let mut bytes = [0u8; INLINE];
+        bytes[..prefix.len()].copy_from_slice(prefix);
+        bytes[prefix.len()] = b'-';
+        let digits = prefix.len() + 1;
+        let len = digits + write_decimal(number, &mut bytes[digits..]);
+        LastId {
+            len: len as u8,
+            bytes,
+            next: number,
+            end,
+        }
+    }
+
+    /// Adds one to the decimal number at the end of the text; false when that needs a
+    /// new digit (the caller then writes the number afresh).
+    fn increment(&mut self) -> bool {
+        let mut at = usize::from(self.len) - 1;
+        loop {
+            match self.bytes[at] {
+                b'9' => {
+                    self.bytes[at] = b'0';
+                    at -= 1;
+                }
+                b'-' => return false,
+                digit => {
+                    self.bytes[at] = digit + 1;
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+impl TaskId {
+    /// Returns the raw text; ids are always valid UTF-8.
+    pub(crate) fn text_bytes(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
@@ -187,6 +365,44 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 12_000);
+    }
+
+    #[test]
+    fn counting_up_in_the_text_matches_the_numbers() {
+        let first = TaskId::fresh();
+        let (_, number) = first.as_str().split_once('-').unwrap();
+        let mut expected: u64 = number.parse().unwrap();
+        for _ in 0..3000 {
+            expected += 1;
+            let id = TaskId::fresh();
+            let (_, number) = id.as_str().split_once('-').unwrap();
+            let number: u64 = number.parse().unwrap();
+            if number != expected {
+                // A new block starts at a multiple of BLOCK.
+                assert_eq!(number % BLOCK, 0, "{id}");
+                expected = number;
+            }
+        }
+        let mut nines = LastId::formatted(99, 200);
+        assert!(!nines.increment(), "99 + 1 needs a new digit");
+        let mut plain = LastId::formatted(129, 200);
+        assert!(plain.increment());
+        assert!(
+            std::str::from_utf8(&plain.bytes[..usize::from(plain.len)])
+                .unwrap()
+                .ends_with("-130")
+        );
+    }
+
+    #[test]
+    fn long_and_short_ids_compare_by_text() {
+        let long = "x".repeat(60);
+        assert_eq!(TaskId::from(long.as_str()).as_str(), long);
+        assert_eq!(
+            TaskId::from("model_train-1"),
+            TaskId::from(String::from("model_train-1"))
+        );
+        assert_eq!(TaskId::from("é✓"), "é✓");
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl LoopCapture {
             parent_task_id: parent.cloned(),
             group_id: TaskId::fresh(),
             item_name: Arc::from(item_name),
+            json: std::sync::OnceLock::new(),
         };
         let state = LoopState {
             capture: capture.clone(),
