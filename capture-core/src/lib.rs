@@ -97,8 +97,8 @@ pub use capture::{
     WorkflowGuard, WorkflowId,
 };
 pub use reader::{
-    CampaignNode, EpochLoss, ReadError, RowCount, Summary, TaskNode, Unfinished, WorkflowNode,
-    parse_jsonl, read_jsonl, summarize,
+    CampaignNode, EpochLoss, ReadError, RowCount, Summary, TaskNode, TolerantRead, Unfinished,
+    WorkflowNode, parse_jsonl, read_jsonl, read_jsonl_tolerant, summarize,
 };
 pub use record::{Record, Status, TaskRecord, WorkflowRecord};
 pub use settings::{

@@ -83,6 +83,64 @@ pub fn parse_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Record>, ReadError> 
     Ok(records)
 }
 
+/// What [`read_jsonl_tolerant`] read: the records, and the torn last line a crash left,
+/// if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TolerantRead {
+    /// Every whole row.
+    pub records: Vec<Record>,
+    /// The 1-based number of a last line that has no newline and does not parse (a
+    /// write cut short by the process being killed).
+    pub torn_last_line: Option<usize>,
+}
+
+/// Reads a buffer file the way it is after a crash: as [`read_jsonl`], except that a
+/// last line without its newline that does not parse is reported instead of failing
+/// the read. Any other malformed line is still an error.
+///
+/// # Errors
+///
+/// As [`read_jsonl`], for lines other than a torn last one.
+pub fn read_jsonl_tolerant(path: &Path) -> Result<TolerantRead, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let whole_end = match bytes.last() {
+        None | Some(b'\n') => bytes.len(),
+        Some(_) => bytes
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |at| at + 1),
+    };
+    let records = parse_jsonl(&bytes[..whole_end], path)?;
+    let tail = &bytes[whole_end..];
+    if tail.is_empty() {
+        return Ok(TolerantRead {
+            records,
+            torn_last_line: None,
+        });
+    }
+    let line = bytes[..whole_end].iter().filter(|b| **b == b'\n').count() + 1;
+    let mut records = records;
+    match parse_jsonl(tail, path) {
+        Ok(last) => {
+            records.extend(last);
+            Ok(TolerantRead {
+                records,
+                torn_last_line: None,
+            })
+        }
+        Err(_) => {
+            tracing::warn!(path = %path.display(), line, "the last line is torn; it is left out");
+            Ok(TolerantRead {
+                records,
+                torn_last_line: Some(line),
+            })
+        }
+    }
+}
+
 /// Reads a file and summarises it.
 ///
 /// # Errors
@@ -532,6 +590,25 @@ mod tests {
     fn invalid_utf8_is_an_error_not_a_panic() {
         let err = parse_jsonl(b"\xff\xfe\n", Path::new("x")).unwrap_err();
         assert!(err.to_string().contains("x:1: not valid UTF-8"));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crash.jsonl");
+        let whole = "{\"type\":\"task\",\"task_id\":\"a\"}\n";
+        std::fs::write(&path, format!("{whole}{whole}{{\"type\":\"ta")).unwrap();
+        assert!(read_jsonl(&path).is_err());
+        let read = read_jsonl_tolerant(&path).unwrap();
+        assert_eq!((read.records.len(), read.torn_last_line), (2, Some(3)));
+        std::fs::write(&path, format!("{whole}{}", whole.trim_end())).unwrap();
+        let read = read_jsonl_tolerant(&path).unwrap();
+        assert_eq!((read.records.len(), read.torn_last_line), (2, None));
+        std::fs::write(&path, format!("bad\n{whole}")).unwrap();
+        assert!(
+            read_jsonl_tolerant(&path).is_err(),
+            "a bad line in the middle is an error"
+        );
     }
 
     #[test]

@@ -13,8 +13,13 @@
 //! ```
 //!
 //! `times_avg` is read from `/proc/stat` (seconds, Linux only; absent elsewhere);
-//! `percent_all` is the usage since the previous snapshot (0 on the first one), as
-//! psutil's `cpu_percent(interval=None)` gives it; `frequency` is in MHz. The other kinds:
+//! `percent_all` is the usage since the previous snapshot (since the collector was made,
+//! for the first), as psutil's `cpu_percent(interval=None)` gives it, computed on Linux
+//! from the same read of
+//! `/proc/stat`, which stays open between snapshots; `frequency` is in MHz, read again
+//! at most every [`FREQUENCY_MAX_AGE`] (reading it means a full `/proc/cpuinfo` per
+//! CPU on machines without cpufreq, which costs more than the rest of the snapshot).
+//! The other kinds:
 //! `per_cpu` (`percent` and `frequency` per CPU), `process_info` (`pid`, `cpu_percent`,
 //! `memory_rss`, `memory_virtual`), `mem` (`total`, `available`, `used`, `free`,
 //! `percent`, `swap_total`, `swap_used`), `disk` (one entry per mount: `mount`, `total`,
@@ -24,10 +29,30 @@
 //! rows). GPU facts come from NVML, loaded at run time; when the library is absent the
 //! `gpu` key is left out and a debug line says why, once.
 
+use std::fs::File;
+use std::time::{Duration, Instant};
+
 use serde_json::{Map, Value, json};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind, System};
 
 use crate::settings::TelemetrySettings;
+
+/// The oldest a CPU frequency in a snapshot may be.
+pub const FREQUENCY_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The names of the fields of the `cpu` line of `/proc/stat`, in order.
+const STAT_FIELDS: [&str; 10] = [
+    "user",
+    "nice",
+    "system",
+    "idle",
+    "iowait",
+    "irq",
+    "softirq",
+    "steal",
+    "guest",
+    "guest_nice",
+];
 
 /// Takes telemetry snapshots of the kinds the settings turn on.
 pub struct TelemetryCollector {
@@ -37,6 +62,64 @@ pub struct TelemetryCollector {
     disks: Option<Disks>,
     nvml: Option<nvml_wrapper::Nvml>,
     pid: Option<sysinfo::Pid>,
+    /// `/proc/stat`, kept open, read from its start at each snapshot (Linux).
+    proc_stat: Option<ProcStat>,
+    /// When the CPU frequencies were last read.
+    frequency_read_at: Option<Instant>,
+}
+
+/// The aggregate `cpu` line of `/proc/stat`, read through one open file and buffer.
+struct ProcStat {
+    file: File,
+    buf: Vec<u8>,
+    /// The ticks of the previous read, for the usage since then.
+    previous: Option<[u64; 10]>,
+}
+
+impl ProcStat {
+    fn open() -> Option<ProcStat> {
+        let mut stat = ProcStat {
+            file: File::open("/proc/stat").ok()?,
+            buf: vec![0; 4096],
+            previous: None,
+        };
+        // Primes the usage, and checks that the file reads as expected.
+        stat.previous = Some(stat.read()?);
+        Some(stat)
+    }
+
+    /// Reads the current ticks of the aggregate `cpu` line, the file's first: one
+    /// `pread` from the start in the common case.
+    fn read(&mut self) -> Option<[u64; 10]> {
+        let mut filled = 0;
+        loop {
+            if filled == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            let n = read_at(&self.file, &mut self.buf[filled..], filled as u64).ok()?;
+            filled += n;
+            if n == 0 || self.buf[..filled].contains(&b'\n') {
+                break;
+            }
+        }
+        let line = self.buf[..filled].split(|b| *b == b'\n').next()?;
+        parse_cpu_line(std::str::from_utf8(line).ok()?)
+    }
+
+    /// Returns the `times_avg` map and the usage in percent since the previous read.
+    fn snapshot(&mut self) -> Option<(Value, f64)> {
+        let ticks = self.read()?;
+        let percent = match self.previous {
+            Some(previous) => usage_percent(&previous, &ticks),
+            None => 0.0,
+        };
+        self.previous = Some(ticks);
+        let mut times = Map::new();
+        for (name, value) in STAT_FIELDS.iter().zip(ticks) {
+            times.insert((*name).into(), json!(value as f64 / 100.0));
+        }
+        Some((Value::Object(times), percent))
+    }
 }
 
 impl std::fmt::Debug for TelemetryCollector {
@@ -49,10 +132,11 @@ impl std::fmt::Debug for TelemetryCollector {
 }
 
 impl TelemetryCollector {
-    /// Prepares a collector for the given kinds; the first CPU usage reading is 0.
+    /// Prepares a collector for the given kinds; CPU usage is measured from now on.
     pub fn new(kinds: TelemetrySettings) -> Self {
+        let proc_stat = if kinds.cpu { ProcStat::open() } else { None };
         let mut system = System::new();
-        if kinds.cpu || kinds.per_cpu {
+        if kinds.per_cpu || (kinds.cpu && proc_stat.is_none()) {
             // Primes the usage counters so the next snapshot measures an interval.
             system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
         }
@@ -74,6 +158,31 @@ impl TelemetryCollector {
             disks: kinds.disk.then(Disks::new_with_refreshed_list),
             nvml,
             pid: sysinfo::get_current_pid().ok(),
+            proc_stat,
+            frequency_read_at: None,
+        }
+    }
+
+    /// Refreshes what the `cpu` and `per_cpu` kinds read through sysinfo: the per-CPU
+    /// usage when `per_cpu` is on (or `cpu` without `/proc/stat`), and the frequencies
+    /// when they are older than [`FREQUENCY_MAX_AGE`].
+    fn refresh_cpus(&mut self) {
+        let kinds = self.kinds;
+        let usage = kinds.per_cpu || (kinds.cpu && self.proc_stat.is_none());
+        let frequency = (kinds.cpu || kinds.per_cpu)
+            && self
+                .frequency_read_at
+                .is_none_or(|at| at.elapsed() >= FREQUENCY_MAX_AGE);
+        let mut refresh = CpuRefreshKind::nothing();
+        if usage {
+            refresh = refresh.with_cpu_usage();
+        }
+        if frequency {
+            refresh = refresh.with_frequency();
+            self.frequency_read_at = Some(Instant::now());
+        }
+        if usage || frequency {
+            self.system.refresh_cpu_specifics(refresh);
         }
     }
 
@@ -86,10 +195,7 @@ impl TelemetryCollector {
     pub fn snapshot(&mut self) -> Value {
         let mut out = Map::new();
         let kinds = self.kinds;
-        if kinds.cpu || kinds.per_cpu {
-            self.system
-                .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage().with_frequency());
-        }
+        self.refresh_cpus();
         if kinds.cpu {
             out.insert("cpu".into(), self.cpu());
         }
@@ -159,15 +265,16 @@ impl TelemetryCollector {
         Value::Object(out)
     }
 
-    fn cpu(&self) -> Value {
+    fn cpu(&mut self) -> Value {
         let mut cpu = Map::new();
-        if let Some(times) = proc_stat_times() {
-            cpu.insert("times_avg".into(), times);
-        }
-        cpu.insert(
-            "percent_all".into(),
-            json!(round2(self.system.global_cpu_usage())),
-        );
+        let percent = match self.proc_stat.as_mut().and_then(ProcStat::snapshot) {
+            Some((times, percent)) => {
+                cpu.insert("times_avg".into(), times);
+                percent
+            }
+            None => f64::from(self.system.global_cpu_usage()),
+        };
+        cpu.insert("percent_all".into(), json!(round_percent(percent)));
         let frequency = self.system.cpus().first().map_or(0, |c| c.frequency());
         cpu.insert("frequency".into(), json!(frequency as f64));
         Value::Object(cpu)
@@ -215,35 +322,41 @@ impl TelemetryCollector {
     }
 }
 
-/// Reads the aggregate `cpu` line of `/proc/stat` as seconds (USER_HZ = 100).
-fn proc_stat_times() -> Option<Value> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    parse_proc_stat(&text)
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, at)
 }
 
-fn parse_proc_stat(text: &str) -> Option<Value> {
-    const NAMES: [&str; 10] = [
-        "user",
-        "nice",
-        "system",
-        "idle",
-        "iowait",
-        "irq",
-        "softirq",
-        "steal",
-        "guest",
-        "guest_nice",
-    ];
-    let line = text.lines().find(|line| line.starts_with("cpu "))?;
-    let mut times = Map::new();
-    for (name, field) in NAMES.iter().zip(line.split_whitespace().skip(1)) {
-        let ticks: u64 = field.parse().ok()?;
-        times.insert((*name).into(), json!(ticks as f64 / 100.0));
+#[cfg(not(unix))]
+fn read_at(_file: &File, _buf: &mut [u8], _at: u64) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+/// Returns the ten tick counts of a `cpu …` line of `/proc/stat`; fields an older
+/// kernel does not write are 0.
+fn parse_cpu_line(line: &str) -> Option<[u64; 10]> {
+    let mut fields = line.split_whitespace();
+    if fields.next() != Some("cpu") {
+        return None;
     }
-    for name in &NAMES[times.len()..] {
-        times.insert((*name).into(), json!(0.0));
+    let mut ticks = [0u64; 10];
+    for (slot, field) in ticks.iter_mut().zip(fields) {
+        *slot = field.parse().ok()?;
     }
-    Some(Value::Object(times))
+    Some(ticks)
+}
+
+/// Returns the busy share of the ticks between two reads, in percent, as psutil does:
+/// busy is everything but idle and iowait; guest time is already in user and nice.
+fn usage_percent(before: &[u64; 10], after: &[u64; 10]) -> f64 {
+    let total = |t: &[u64; 10]| t[..8].iter().sum::<u64>();
+    let idle = |t: &[u64; 10]| t[3] + t[4];
+    let all = total(after).saturating_sub(total(before));
+    let idle = idle(after).saturating_sub(idle(before));
+    if all == 0 {
+        return 0.0;
+    }
+    (all.saturating_sub(idle)) as f64 * 100.0 / all as f64
 }
 
 fn gpu_snapshot(nvml: &nvml_wrapper::Nvml) -> Value {
@@ -268,7 +381,11 @@ fn gpu_snapshot(nvml: &nvml_wrapper::Nvml) -> Value {
 }
 
 fn round2(value: f32) -> f64 {
-    (f64::from(value) * 100.0).round() / 100.0
+    round_percent(f64::from(value))
+}
+
+fn round_percent(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
@@ -276,12 +393,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proc_stat_lines_become_seconds() {
-        let text = "cpu  246385 3 35650 38384 1877 0 517 3479 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
-        let times = parse_proc_stat(text).expect("the line is well formed");
-        assert_eq!(times["user"], json!(2463.85));
-        assert_eq!(times["steal"], json!(34.79));
-        assert_eq!(times["guest_nice"], json!(0.0));
+    fn proc_stat_lines_become_ticks() {
+        let ticks = parse_cpu_line("cpu  246385 3 35650 38384 1877 0 517 3479 0 0")
+            .expect("the line is well formed");
+        assert_eq!(ticks[0], 246_385);
+        assert_eq!(ticks[7], 3479);
+        // An older kernel's shorter line.
+        let short = parse_cpu_line("cpu 1 2 3 4 5 6 7").expect("seven fields are enough");
+        assert_eq!(short[9], 0);
+        assert_eq!(parse_cpu_line("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
+    }
+
+    #[test]
+    fn usage_is_the_busy_share_of_the_ticks_between_reads() {
+        let before = [100, 0, 50, 800, 50, 0, 0, 0, 0, 0];
+        // 100 more ticks: 30 user, 10 system, 50 idle, 10 iowait.
+        let after = [130, 0, 60, 850, 60, 0, 0, 0, 0, 0];
+        assert_eq!(usage_percent(&before, &after), 40.0);
+        assert_eq!(usage_percent(&after, &after), 0.0);
+    }
+
+    #[test]
+    fn cpu_times_are_seconds_of_the_aggregate_line() {
+        let Some(mut stat) = ProcStat::open() else {
+            return; // Not Linux.
+        };
+        let (times, _) = stat.snapshot().expect("/proc/stat reads twice");
+        let idle = times["idle"].as_f64().expect("idle is a number of seconds");
+        assert!(idle > 0.0, "{times}");
+        assert_eq!(times.as_object().map(Map::len), Some(10));
     }
 
     #[test]

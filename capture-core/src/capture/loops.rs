@@ -20,6 +20,9 @@ use crate::settings::LoopMode;
 use crate::writer::{IterationRow, LoopMeta, Row};
 
 /// Captures the iterations of one loop. Make one per loop run (per epoch for batches).
+/// A lightweight loop writes its iterations when this and every guard it handed out are
+/// dropped.
+#[must_use = "a loop capture does nothing unless iterations are opened on it"]
 #[derive(Debug)]
 pub struct LoopCapture {
     state: Option<Arc<LoopState>>,
