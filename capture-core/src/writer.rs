@@ -9,8 +9,10 @@
 //!   thread blocks until the writer has taken a row (back-pressure); no row is ever
 //!   dropped silently.
 //! - **Online mode** (`db_flush_mode: online`) writes whenever the queue runs empty, and
-//!   at least every [`BATCH_BYTES`] bytes, so rows reach the operating system within
-//!   microseconds of being produced. A row is in the file once its `write` returned; a
+//!   at least every [`BATCH_BYTES`] bytes. The writer polls its queue, pausing up to
+//!   [`IDLE_MAX`] while it stays empty, so that producing a row never costs a wake-up
+//!   system call; a row reaches the operating system within about [`IDLE_MAX`] of being
+//!   produced. A row is in the file once its `write` returned; a
 //!   `SIGKILL` of the process (not a power loss: the file is synced at flushes) loses only
 //!   the rows in flight: at most [`QUEUE_ROWS`] queued messages (a message is one row, or
 //!   the iterations of a lightweight loop, sent together when the loop ends), plus the
@@ -147,7 +149,6 @@ pub(crate) enum Row {
 #[derive(Debug)]
 pub(crate) struct LoopMeta {
     pub(crate) workflow_id: WorkflowId,
-    pub(crate) campaign_id: Arc<str>,
     pub(crate) activity_id: Arc<str>,
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) group_id: TaskId,
@@ -176,7 +177,6 @@ pub(crate) struct IterationRow {
 pub(crate) struct ForwardRow {
     pub(crate) task_id: TaskId,
     pub(crate) workflow_id: WorkflowId,
-    pub(crate) campaign_id: Arc<str>,
     pub(crate) activity_id: Arc<str>,
     pub(crate) subtype: &'static str,
     pub(crate) parent_task_id: Option<TaskId>,
@@ -190,29 +190,48 @@ pub(crate) struct ForwardRow {
     pub(crate) telemetry_at_end: Option<Value>,
 }
 
+/// What the writer adds to every hot row, prepared once per writer.
+pub(crate) struct RowContext {
+    /// `,"campaign_id":"…"`.
+    campaign: Vec<u8>,
+    /// The enrichment fields of task rows, when enrichment is on.
+    host: Option<Vec<u8>>,
+    /// The whole seconds of the last time written, as text.
+    times: json::TimeCache,
+}
+
+impl RowContext {
+    pub(crate) fn new(campaign_id: &str, enricher: Option<&Enricher>) -> RowContext {
+        let mut campaign = Vec::new();
+        json::key(&mut campaign, "campaign_id");
+        json::string(&mut campaign, campaign_id);
+        RowContext {
+            campaign,
+            host: enricher.map(|e| json::host_fields(e.facts)),
+            times: json::TimeCache::default(),
+        }
+    }
+}
+
 impl IterationRow {
     /// Returns the row as a record, as the reader will see it.
     #[cfg(test)]
     pub(crate) fn to_record(&self) -> Record {
         let mut line = Vec::new();
-        let mut cache = json::TimeCache::default();
-        self.write_json(&mut line, &mut cache, None)
+        let mut context = RowContext::new("c", None);
+        self.write_json(&mut line, &mut context)
             .expect("rows always serialise");
         serde_json::from_slice(&line).expect("a serialised row reads back")
     }
 
     /// Appends the row as one JSON object (no newline), with the host facts when given.
-    fn write_json(
-        &self,
-        out: &mut Vec<u8>,
-        cache: &mut json::TimeCache,
-        host: Option<&[u8]>,
-    ) -> serde_json::Result<()> {
+    fn write_json(&self, out: &mut Vec<u8>, context: &mut RowContext) -> serde_json::Result<()> {
         let meta = &*self.meta;
         out.reserve(512);
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
         json::id(out, &self.task_id);
         out.extend_from_slice(meta.json.get_or_init(|| meta.to_json()));
+        out.extend_from_slice(&context.campaign);
         out.extend_from_slice(b",\"used\":{\"i\":");
         json::value(out, &self.i)?;
         out.push(b',');
@@ -226,7 +245,7 @@ impl IterationRow {
         }
         json::tail(
             out,
-            cache,
+            &mut context.times,
             self.status,
             self.stderr.as_deref(),
             self.started_at,
@@ -236,7 +255,12 @@ impl IterationRow {
             json::key(out, "telemetry_at_end");
             json::value(out, telemetry)?;
         }
-        json::host(out, cache, host, self.ended_at)?;
+        json::host(
+            out,
+            &mut context.times,
+            context.host.as_deref(),
+            self.ended_at,
+        )?;
         out.push(b'}');
         Ok(())
     }
@@ -248,8 +272,6 @@ impl LoopMeta {
         let mut out = Vec::with_capacity(192);
         json::key(&mut out, "workflow_id");
         json::string(&mut out, self.workflow_id.as_str());
-        json::key(&mut out, "campaign_id");
-        json::string(&mut out, &self.campaign_id);
         json::key(&mut out, "activity_id");
         json::string(&mut out, &self.activity_id);
         if let Some(parent) = &self.parent_task_id {
@@ -267,26 +289,20 @@ impl ForwardRow {
     #[cfg(test)]
     pub(crate) fn to_record(&self) -> Record {
         let mut line = Vec::new();
-        let mut cache = json::TimeCache::default();
-        self.write_json(&mut line, &mut cache, None)
+        let mut context = RowContext::new("c", None);
+        self.write_json(&mut line, &mut context)
             .expect("rows always serialise");
         serde_json::from_slice(&line).expect("a serialised row reads back")
     }
 
     /// Appends the row as one JSON object (no newline), with the host facts when given.
-    fn write_json(
-        &self,
-        out: &mut Vec<u8>,
-        cache: &mut json::TimeCache,
-        host: Option<&[u8]>,
-    ) -> serde_json::Result<()> {
+    fn write_json(&self, out: &mut Vec<u8>, context: &mut RowContext) -> serde_json::Result<()> {
         out.reserve(512);
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
         json::id(out, &self.task_id);
         json::key(out, "workflow_id");
         json::string(out, self.workflow_id.as_str());
-        json::key(out, "campaign_id");
-        json::string(out, &self.campaign_id);
+        out.extend_from_slice(&context.campaign);
         json::key(out, "activity_id");
         json::string(out, &self.activity_id);
         json::key(out, "subtype");
@@ -312,7 +328,7 @@ impl ForwardRow {
         }
         json::tail(
             out,
-            cache,
+            &mut context.times,
             self.status,
             self.stderr.as_deref(),
             self.started_at,
@@ -322,7 +338,12 @@ impl ForwardRow {
             json::key(out, "telemetry_at_end");
             json::value(out, telemetry)?;
         }
-        json::host(out, cache, host, self.ended_at)?;
+        json::host(
+            out,
+            &mut context.times,
+            context.host.as_deref(),
+            self.ended_at,
+        )?;
         out.push(b'}');
         Ok(())
     }
@@ -600,6 +621,7 @@ impl Writer {
     pub(crate) fn open(
         path: &Path,
         mode: FlushMode,
+        campaign_id: &str,
         enricher: Option<Enricher>,
     ) -> io::Result<Writer> {
         let file = std::fs::OpenOptions::new()
@@ -607,7 +629,14 @@ impl Writer {
             .append(true)
             .open(path)?;
         let start_len = file.metadata()?.len();
-        Writer::start(file, start_len, path.to_path_buf(), mode, enricher)
+        Writer::start(
+            file,
+            start_len,
+            path.to_path_buf(),
+            mode,
+            campaign_id,
+            enricher,
+        )
     }
 
     pub(crate) fn start<S: LineSink>(
@@ -615,12 +644,13 @@ impl Writer {
         start_len: u64,
         path: PathBuf,
         mode: FlushMode,
+        campaign_id: &str,
         enricher: Option<Enricher>,
     ) -> io::Result<Writer> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_ROWS);
         let stats = Arc::new(WriterStats::default());
         let worker = WriterThread {
-            host_json: enricher.as_ref().map(|e| json::host_fields(e.facts)),
+            context: RowContext::new(campaign_id, enricher.as_ref()),
             sink,
             rx,
             stats: Arc::clone(&stats),
@@ -629,7 +659,6 @@ impl Writer {
             buf: Vec::with_capacity(BATCH_BYTES + 4096),
             buf_rows: 0,
             kept: Vec::new(),
-            times: json::TimeCache::default(),
             committed: start_len,
             path: path.clone(),
         };
@@ -747,10 +776,8 @@ struct WriterThread<S: LineSink> {
     buf_rows: u64,
     /// Rows kept in offline mode until a flush.
     kept: Vec<Row>,
-    /// The enrichment fields of task rows, serialised once.
-    host_json: Option<Vec<u8>>,
-    /// The whole seconds of the last time written, as text.
-    times: json::TimeCache,
+    /// What every hot row gets from the writer.
+    context: RowContext,
     /// Length of the file up to the last whole line written.
     committed: u64,
     path: PathBuf,
@@ -827,12 +854,8 @@ impl<S: LineSink> WriterThread<S> {
                 }
                 serde_json::to_writer(&mut self.buf, &*record)
             }
-            Row::Iteration(row) => {
-                row.write_json(&mut self.buf, &mut self.times, self.host_json.as_deref())
-            }
-            Row::Forward(row) => {
-                row.write_json(&mut self.buf, &mut self.times, self.host_json.as_deref())
-            }
+            Row::Iteration(row) => row.write_json(&mut self.buf, &mut self.context),
+            Row::Forward(row) => row.write_json(&mut self.buf, &mut self.context),
         };
         match result {
             Ok(()) => {
@@ -1015,7 +1038,8 @@ pub(crate) mod tests {
             bytes: Arc::clone(&bytes),
             capacity: 1000,
         };
-        let writer = Writer::start(sink, 0, "full.jsonl".into(), FlushMode::Online, None).unwrap();
+        let writer =
+            Writer::start(sink, 0, "full.jsonl".into(), FlushMode::Online, "c", None).unwrap();
         for n in 0..200 {
             writer.send(task(n));
             if n % 10 == 0 {
@@ -1088,7 +1112,7 @@ pub(crate) mod tests {
                 cut_fails,
             };
             let writer =
-                Writer::start(sink, 0, "flaky.jsonl".into(), FlushMode::Online, None).unwrap();
+                Writer::start(sink, 0, "flaky.jsonl".into(), FlushMode::Online, "c", None).unwrap();
             for n in 0..100 {
                 writer.send(task(n));
                 writer.flush();
@@ -1119,7 +1143,8 @@ pub(crate) mod tests {
             bytes: Arc::clone(&bytes),
             capacity: usize::MAX,
         };
-        let writer = Writer::start(sink, 0, "off.jsonl".into(), FlushMode::Offline, None).unwrap();
+        let writer =
+            Writer::start(sink, 0, "off.jsonl".into(), FlushMode::Offline, "c", None).unwrap();
         for n in 0..5 {
             writer.send(task(n));
         }
@@ -1143,7 +1168,6 @@ pub(crate) mod tests {
     fn hot_rows_read_back_as_task_records() {
         let meta = Arc::new(LoopMeta {
             workflow_id: "w".into(),
-            campaign_id: Arc::from("c"),
             activity_id: Arc::from("epochs_loop_iteration"),
             parent_task_id: Some("p".into()),
             group_id: "g".into(),
@@ -1184,7 +1208,6 @@ pub(crate) mod tests {
         let forward = ForwardRow {
             task_id: "f".into(),
             workflow_id: "m".into(),
-            campaign_id: Arc::from("c"),
             activity_id: Arc::from("Model"),
             subtype: "parent_forward",
             parent_task_id: Some("t".into()),

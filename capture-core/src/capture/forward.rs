@@ -12,6 +12,7 @@
 //!
 //! Parent rows carry `telemetry_at_end` whenever a per-task telemetry kind is on.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::{Capture, TaskId, WorkflowId, drop_status, now};
@@ -147,7 +148,7 @@ impl ForwardGuard {
                 capture: capture.clone(),
                 task_id: TaskId::fresh(),
                 model: model.clone(),
-                activity: Arc::from(activity),
+                activity: shared_name(activity),
                 parent: parent.cloned(),
                 plan: *plan,
                 is_training,
@@ -185,7 +186,7 @@ impl ForwardGuard {
                 task_id: TaskId::fresh(),
                 parent: parent.task_id.clone(),
                 model: parent.model.clone(),
-                activity: Arc::from(activity),
+                activity: shared_name(activity),
                 tensors: parent.plan.child_tensors,
                 telemetry: parent.plan.child_telemetry,
                 used,
@@ -218,7 +219,6 @@ impl ForwardState {
         let row = ForwardRow {
             task_id: self.task_id,
             workflow_id: self.model,
-            campaign_id: Arc::clone(self.capture.campaign_shared()),
             activity_id: self.activity,
             subtype: "parent_forward",
             parent_task_id: self.parent,
@@ -299,7 +299,6 @@ impl ChildState {
         let row = ForwardRow {
             task_id: self.task_id,
             workflow_id: self.model,
-            campaign_id: Arc::clone(self.capture.campaign_shared()),
             activity_id: self.activity,
             subtype: "child_forward",
             parent_task_id: Some(self.parent),
@@ -323,6 +322,27 @@ impl Drop for ChildGuard {
             state.emit(None, status, stderr);
         }
     }
+}
+
+/// Returns a shared copy of an activity name. Each thread keeps the last names it saw
+/// (a model's name and its children's), so a forward does not allocate its name.
+fn shared_name(name: &str) -> Arc<str> {
+    const KEPT: usize = 32;
+    thread_local! {
+        static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+    }
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(known) = names.iter().find(|known| ***known == *name) {
+            return Arc::clone(known);
+        }
+        let made: Arc<str> = Arc::from(name);
+        if names.len() == KEPT {
+            names.remove(0);
+        }
+        names.push(Arc::clone(&made));
+        made
+    })
 }
 
 fn inspect(tensor: &dyn TensorFacts) -> Box<TensorInspection> {

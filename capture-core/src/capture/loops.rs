@@ -62,7 +62,6 @@ impl LoopCapture {
         };
         let meta = LoopMeta {
             workflow_id: workflow_id.clone(),
-            campaign_id: Arc::clone(capture.campaign_shared()),
             activity_id: Arc::from(format!("{loop_name}_iteration")),
             parent_task_id: parent.cloned(),
             group_id: TaskId::fresh(),

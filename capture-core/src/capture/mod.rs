@@ -179,12 +179,12 @@ impl Capture {
                     facts: HostFacts::get(),
                     settings_snapshot: settings.redacted_snapshot(),
                 });
-                let writer = Writer::open(path, settings.project.db_flush_mode, enricher).map_err(
-                    |source| CaptureError::Open {
-                        path: path.clone(),
-                        source,
-                    },
-                )?;
+                let writer =
+                    Writer::open(path, settings.project.db_flush_mode, &campaign_id, enricher)
+                        .map_err(|source| CaptureError::Open {
+                            path: path.clone(),
+                            source,
+                        })?;
                 Some(writer)
             }
             None => {
@@ -450,10 +450,6 @@ impl Capture {
 
     fn flags(&self) -> Flags {
         self.inner.flags
-    }
-
-    fn campaign_shared(&self) -> &Arc<str> {
-        &self.inner.campaign_id
     }
 
     #[inline]
