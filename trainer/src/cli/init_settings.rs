@@ -12,7 +12,10 @@ const TEMPLATE: &str = include_str!("../../assets/settings.template.yaml");
 /// Writes the template to `path`, refusing to replace a file unless `force` is set.
 pub fn write(path: &Path, force: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        bail!("{} already exists; pass --force to replace it", path.display());
+        bail!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        );
     }
     let mut file = OpenOptions::new()
         .write(true)
@@ -36,7 +39,10 @@ mod tests {
         let defaults = capture_core::Settings::from_yaml_str("{}").expect("empty file loads");
         assert_eq!(settings.instrumentation, defaults.instrumentation);
         assert_eq!(settings.telemetry_capture, defaults.telemetry_capture);
-        assert_eq!(settings.project.db_flush_mode, defaults.project.db_flush_mode);
+        assert_eq!(
+            settings.project.db_flush_mode,
+            defaults.project.db_flush_mode
+        );
         assert!(settings.project.dump_buffer.enabled);
     }
 }

@@ -11,9 +11,13 @@ use super::plot::{self, LossSeries};
 
 /// Reads `file`, prints its summary and, with `plot`, draws its losses into a PNG.
 pub fn run(file: &Path, plot: Option<&Path>) -> anyhow::Result<()> {
-    let records = capture_core::read_jsonl(file)?;
-    let summary = Summary::of(&records);
+    // A run killed mid-write may leave its last line cut short: report it, read the rest.
+    let read = capture_core::read_jsonl_tolerant(file)?;
+    let summary = Summary::of(&read.records);
     print!("{}", render(file, &summary));
+    if let Some(line) = read.torn_last_line {
+        println!("\ntorn: line {line} was cut short by the run's end (not a whole row); ignored");
+    }
     if let Some(png) = plot {
         plot::draw(&loss_series(&summary), png)
             .with_context(|| format!("cannot plot the losses of {}", file.display()))?;
@@ -32,7 +36,11 @@ pub fn render(file: &Path, summary: &Summary) -> String {
         summary.lines, summary.tutorial_rows
     );
     let _ = writeln!(out, "\nrows by kind:");
-    let _ = writeln!(out, "  {:>5}  {:<8} {:<15} {:<24} status", "rows", "type", "subtype", "activity");
+    let _ = writeln!(
+        out,
+        "  {:>5}  {:<8} {:<15} {:<24} status",
+        "rows", "type", "subtype", "activity"
+    );
     for count in &summary.counts {
         let _ = writeln!(
             out,
@@ -52,7 +60,10 @@ pub fn render(file: &Path, summary: &Summary) -> String {
         }
     }
     if summary.unfinished.is_empty() {
-        let _ = writeln!(out, "\nunfinished: none (every workflow and task has its end row)");
+        let _ = writeln!(
+            out,
+            "\nunfinished: none (every workflow and task has its end row)"
+        );
     } else {
         let _ = writeln!(
             out,
@@ -65,13 +76,24 @@ pub fn render(file: &Path, summary: &Summary) -> String {
     }
     let series = loss_series(summary);
     if series.is_empty() {
-        let _ = writeln!(out, "\nlosses: no epoch rows (capture them with epoch_loop: default)");
+        let _ = writeln!(
+            out,
+            "\nlosses: no epoch rows (capture them with epoch_loop: default)"
+        );
     } else {
         let _ = writeln!(out, "\nlosses per epoch:");
-        let _ = writeln!(out, "  {:<10} {:>5} {:>12} {:>12}", "config", "epoch", "train_loss", "val_loss");
+        let _ = writeln!(
+            out,
+            "  {:<10} {:>5} {:>12} {:>12}",
+            "config", "epoch", "train_loss", "val_loss"
+        );
         for s in &series {
             for (epoch, train, val) in &s.points {
-                let _ = writeln!(out, "  {:<10} {epoch:>5} {train:>12.4} {val:>12.4}", s.label);
+                let _ = writeln!(
+                    out,
+                    "  {:<10} {epoch:>5} {train:>12.4} {val:>12.4}",
+                    s.label
+                );
             }
         }
     }
@@ -129,19 +151,37 @@ fn write_tasks(out: &mut String, tasks: &[TaskNode], depth: usize) {
     while index < tasks.len() {
         let task = &tasks[index];
         let label = |t: &TaskNode| {
-            let subtype = t.subtype.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
-            format!("{}{subtype} [{}]", t.activity_id, t.status.map(|s| s.as_str()).unwrap_or("-"))
+            let subtype = t
+                .subtype
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            format!(
+                "{}{subtype} [{}]",
+                t.activity_id,
+                t.status.map(|s| s.as_str()).unwrap_or("-")
+            )
         };
         if task.tasks.is_empty() {
             let same = tasks[index..]
                 .iter()
                 .take_while(|t| t.tasks.is_empty() && label(t) == label(task))
                 .count();
-            let count = if same > 1 { format!(" x{same}") } else { String::new() };
+            let count = if same > 1 {
+                format!(" x{same}")
+            } else {
+                String::new()
+            };
             let _ = writeln!(out, "{}task {}{count}", "  ".repeat(depth), label(task));
             index += same;
         } else {
-            let _ = writeln!(out, "{}task {} {}", "  ".repeat(depth), label(task), task.task_id);
+            let _ = writeln!(
+                out,
+                "{}task {} {}",
+                "  ".repeat(depth),
+                label(task),
+                task.task_id
+            );
             write_tasks(out, &task.tasks, depth + 1);
             index += 1;
         }

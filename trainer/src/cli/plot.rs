@@ -48,13 +48,16 @@ pub fn draw(series: &[LossSeries], path: &Path) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| [p.1, p.2])
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !low.is_finite() {
         (low, high) = (0.0, 1.0);
     }
     let margin = ((high - low) * 0.1).max(1e-3);
     let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
-    root.fill(&WHITE).with_context(|| format!("cannot draw {}", path.display()))?;
+    root.fill(&WHITE)
+        .with_context(|| format!("cannot draw {}", path.display()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption("Loss per epoch", ("sans-serif", 24))
         .margin(16)
@@ -91,6 +94,7 @@ pub fn draw(series: &[LossSeries], path: &Path) -> anyhow::Result<()> {
         .border_style(BLACK)
         .draw()
         .context("cannot draw the legend")?;
-    root.present().with_context(|| format!("cannot write {}", path.display()))?;
+    root.present()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -25,7 +25,11 @@ impl Bars {
                 .progress_chars("=> "),
         );
         configs.set_prefix("configs");
-        Self { multi, configs, epochs: Mutex::new(Vec::new()) }
+        Self {
+            multi,
+            configs,
+            epochs: Mutex::new(Vec::new()),
+        }
     }
 
     fn epoch_style() -> ProgressStyle {
@@ -37,7 +41,13 @@ impl Bars {
     /// Removes the bars from the terminal.
     pub fn finish(&self) {
         self.configs.finish_and_clear();
-        for bar in self.epochs.lock().expect("no panic while holding the bars").iter().flatten() {
+        for bar in self
+            .epochs
+            .lock()
+            .expect("no panic while holding the bars")
+            .iter()
+            .flatten()
+        {
             bar.finish_and_clear();
         }
         let _ = self.multi.clear();
@@ -47,7 +57,10 @@ impl Bars {
 impl Progress for Bars {
     fn configs_started(&self, n: usize) {
         self.configs.set_length(n as u64);
-        self.epochs.lock().expect("no panic while holding the bars").resize(n, None);
+        self.epochs
+            .lock()
+            .expect("no panic while holding the bars")
+            .resize(n, None);
     }
 
     fn config_finished(&self, index: usize, ok: bool) {
@@ -55,13 +68,24 @@ impl Progress for Bars {
         if !ok {
             self.configs.set_message(format!("config {index} failed"));
         }
-        if let Some(Some(bar)) = self.epochs.lock().expect("no panic while holding the bars").get(index)
+        if let Some(Some(bar)) = self
+            .epochs
+            .lock()
+            .expect("no panic while holding the bars")
+            .get(index)
         {
             bar.finish_and_clear();
         }
     }
 
-    fn epoch_finished(&self, config: usize, epoch: usize, epochs: usize, train_loss: f64, val_loss: f64) {
+    fn epoch_finished(
+        &self,
+        config: usize,
+        epoch: usize,
+        epochs: usize,
+        train_loss: f64,
+        val_loss: f64,
+    ) {
         let mut bars = self.epochs.lock().expect("no panic while holding the bars");
         if bars.len() <= config {
             bars.resize(config + 1, None);

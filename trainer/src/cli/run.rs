@@ -53,7 +53,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 
     let capture = Capture::start(
         settings,
-        CaptureOptions { campaign_id: args.campaign_id.clone(), output: args.out.clone() },
+        CaptureOptions {
+            campaign_id: args.campaign_id.clone(),
+            output: args.out.clone(),
+        },
     )
     .context("cannot start the capture")?;
     let run_dir = args
@@ -81,7 +84,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         Err(other) => return Err(Failure::from(anyhow!(other).context("the capture failed"))),
     };
     let path = report.path.clone().or(output);
-    let file = FileOutcome { path: path.as_deref(), report: &report, stopped };
+    let file = FileOutcome {
+        path: path.as_deref(),
+        report: &report,
+        stopped,
+    };
     print_summary(&outcome, &file, &source, started.elapsed().as_secs_f64())?;
     if stopped {
         return Err(Failure::from(anyhow!(
@@ -140,14 +147,21 @@ fn parse_params(flag: Option<&str>) -> Result<WorkflowParams, Failure> {
 }
 
 /// Checks what can be checked before the capture file exists.
-fn preflight(options: &CampaignOptions, settings: &Settings, out: Option<&Path>) -> Result<(), Failure> {
+fn preflight(
+    options: &CampaignOptions,
+    settings: &Settings,
+    out: Option<&Path>,
+) -> Result<(), Failure> {
     let mut params = options.params.clone();
     if let Some(seed) = options.seed {
         params.random_seed = seed;
     }
-    params.validate().map_err(|e| Failure::from(anyhow!("workflow parameters: {e}")))?;
+    params
+        .validate()
+        .map_err(|e| Failure::from(anyhow!("workflow parameters: {e}")))?;
     device::select(options.backend).map_err(device_failure)?;
-    let raw = RawSplits::load(options.data_dir.as_deref()).map_err(|e| Failure::from(anyhow!(e)))?;
+    let raw =
+        RawSplits::load(options.data_dir.as_deref()).map_err(|e| Failure::from(anyhow!(e)))?;
     prepare(&raw, &params.data_spec()).map_err(|e| Failure::from(anyhow!(e)))?;
     let dump = &settings.project.dump_buffer;
     let file = out.or(dump.enabled.then_some(dump.path.as_path()));
@@ -183,7 +197,9 @@ fn check_output_folder(file: &Path) -> Result<(), Failure> {
             file.display()
         )));
     }
-    let probe = tempfile::Builder::new().prefix(".trainer-write-check").tempfile_in(folder);
+    let probe = tempfile::Builder::new()
+        .prefix(".trainer-write-check")
+        .tempfile_in(folder);
     if let Err(error) = probe {
         return Err(Failure::from(anyhow!(
             "output folder {} is not writable ({error}); pick another --out",
@@ -194,7 +210,11 @@ fn check_output_folder(file: &Path) -> Result<(), Failure> {
 }
 
 fn device_failure(error: DeviceError) -> Failure {
-    let code = if matches!(error, DeviceError::NoAdapter { .. }) { NO_ADAPTER } else { 1 };
+    let code = if matches!(error, DeviceError::NoAdapter { .. }) {
+        NO_ADAPTER
+    } else {
+        1
+    };
     Failure::new(code, anyhow!(error))
 }
 
@@ -231,7 +251,9 @@ fn print_summary(
     let path = file.path;
     match source {
         SettingsSource::File(path) => println!("settings: {}", path.display()),
-        SettingsSource::BuiltIn => println!("settings: built-in defaults (the tutorial's initial settings)"),
+        SettingsSource::BuiltIn => {
+            println!("settings: built-in defaults (the tutorial's initial settings)")
+        }
     }
     println!("backend: {}", outcome.backend);
     match path {
@@ -239,7 +261,11 @@ fn print_summary(
         Some(path) if file.stopped || !path.is_file() => println!(
             "file: {} ({}{} rows written, {} rows not written)",
             path.display(),
-            if file.stopped { "capture stopped at a write error: " } else { "" },
+            if file.stopped {
+                "capture stopped at a write error: "
+            } else {
+                ""
+            },
             file.report.rows,
             file.report.rows_lost
         ),
@@ -256,9 +282,16 @@ fn print_summary(
                     "  {:>4}  {} {}{}{}",
                     count.rows,
                     count.kind,
-                    count.subtype.as_deref().map(|s| format!("{s} ")).unwrap_or_default(),
+                    count
+                        .subtype
+                        .as_deref()
+                        .map(|s| format!("{s} "))
+                        .unwrap_or_default(),
                     count.activity,
-                    count.status.map(|s| format!(" {}", s.as_str())).unwrap_or_default()
+                    count
+                        .status
+                        .map(|s| format!(" {}", s.as_str()))
+                        .unwrap_or_default()
                 );
             }
         }

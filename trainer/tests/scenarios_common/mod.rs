@@ -65,8 +65,11 @@ pub fn run_suite(backend: ScenarioBackend) -> ExitCode {
 /// a campaign takes about 40 s there, so the suite keeps the ones that exercise what differs
 /// by backend: forwards and tensor inspection on the device, two configs sharing the device,
 /// and a failing config. A real GPU runs them all.
-const SOFTWARE_ADAPTER_SUBSET: &[&str] =
-    &["level-6-children-tensor-inspection", "parallel-configs", "failing-config"];
+const SOFTWARE_ADAPTER_SUBSET: &[&str] = &[
+    "level-6-children-tensor-inspection",
+    "parallel-configs",
+    "failing-config",
+];
 
 /// Finds the wgpu adapter, or says why there is none. With `TRAINER_REQUIRE_WGPU=1` (the
 /// GPU runner) a missing adapter ends the suite with an error instead.
@@ -87,7 +90,9 @@ fn wgpu_adapter() -> Result<BackendInfo, String> {
 
 fn run_one(scenario: &Scenario, backend: ScenarioBackend) -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
-    let run = scenario.run(backend, dir.path()).map_err(|e| e.to_string())?;
+    let run = scenario
+        .run(backend, dir.path())
+        .map_err(|e| e.to_string())?;
     let problems = run.problems(&scenario.expect);
     if !problems.is_empty() {
         return Err(format!(
@@ -129,7 +134,12 @@ fn compare_with_cpu_snapshot(
     let theirs: serde_yaml::Value = serde_yaml::from_str(body).map_err(|e| e.to_string())?;
     let ours: serde_yaml::Value = serde_yaml::from_str(&ours).map_err(|e| e.to_string())?;
     if ours != theirs {
-        return Err(format!("{} on wgpu differs from its CPU snapshot {}", scenario.name, cpu.display()).into());
+        return Err(format!(
+            "{} on wgpu differs from its CPU snapshot {}",
+            scenario.name,
+            cpu.display()
+        )
+        .into());
     }
     Ok(())
 }
