@@ -239,13 +239,7 @@ pub fn model_train(
         iteration.end(json!({"train_loss": train_loss, "val_loss": val_loss}));
         if best.is_none_or(|(loss, _)| val_loss < loss) {
             best = Some((val_loss, epoch));
-            model
-                .clone()
-                .save_file(&checkpoint)
-                .map_err(|err| TrainError::Checkpoint {
-                    path: checkpoint.clone(),
-                    message: err.to_string(),
-                })?;
+            save_checkpoint(&model, &checkpoint)?;
         }
         ctx.progress
             .epoch_finished(config.index, epoch, config.epochs, train_loss, val_loss);
@@ -262,13 +256,7 @@ pub fn model_train(
     let best_epoch = match best {
         Some((_, epoch)) => epoch,
         None => {
-            model
-                .clone()
-                .save_file(&checkpoint)
-                .map_err(|err| TrainError::Checkpoint {
-                    path: checkpoint.clone(),
-                    message: err.to_string(),
-                })?;
+            save_checkpoint(&model, &checkpoint)?;
             config.epochs
         }
     };
@@ -302,6 +290,17 @@ pub fn model_train(
         checkpoint,
         epochs,
     })
+}
+
+/// Saves the model with burn's recorder where the test pass will reload it.
+fn save_checkpoint(model: &TransformerModel, checkpoint: &Path) -> Result<(), TrainError> {
+    model
+        .clone()
+        .save_file(checkpoint)
+        .map_err(|err| TrainError::Checkpoint {
+            path: checkpoint.to_owned(),
+            message: err.to_string(),
+        })
 }
 
 /// Registers the model as a workflow (one row when the settings register models) and
