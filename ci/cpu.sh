@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The CPU job: format, lints, then the README's test command, with wgpu over Mesa's lavapipe.
+# The CPU job: format, lints, the README's test command (with wgpu over Mesa's lavapipe),
+# then a check that Flowcept's own reader loads a file the trainer wrote.
 # Runs the same locally, in .ci/run and in GitHub Actions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +17,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Flowcept's reader loads what the trainer writes"
+# Flowcept 1.0.3 and pandas from PyPI in a virtual environment kept beside the target dir.
+venv="${FLOWCEPT_VENV:-${CARGO_TARGET_DIR:-target}/flowcept-venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "flowcept==1.0.3" pandas
+fi
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cargo run --locked --quiet -p trainer -- \
+    --settings ci/flowcept-compat.settings.yaml --out "$scratch/run.jsonl" \
+    --run-dir "$scratch/runs" --workflow-params '{"emsize": [100, 200]}' --workers 2
+"$venv/bin/python" ci/flowcept_reads_our_file.py "$scratch/run.jsonl"
