@@ -1,0 +1,199 @@
+//! Per-event cost of capture: what one captured loop iteration or forward adds to the
+//! thread that runs it.
+//!
+//! Every case runs the same small piece of work per iteration ([`work`]); the `bare`
+//! case runs it alone, `capture_off` through the guards of [`Capture::disabled`], and
+//! the others with capture on, writing to a scratch file in online mode (the writer
+//! thread serialises and writes meanwhile; a full queue would slow the loop, so a writer
+//! slower than the loop shows here too). Cases:
+//!
+//! - `loop_default`, `loop_lightweight`: an epoch-loop iteration in each mode, ended
+//!   with `{"loss": x}` as the trainer ends its batch iterations;
+//! - `parent_forward`: a model forward row without tensor inspection;
+//! - `child_forward`, `child_forward_tensors`: a child forward row under an open
+//!   parent, without and with inspection of a fake input and output tensor;
+//! - `telemetry_cpu`, `telemetry_all`: a default-mode loop iteration with cpu telemetry,
+//!   and with every telemetry kind, taken at its end.
+//!
+//! The target is at most 0.2 µs added per loop iteration or forward row without
+//! telemetry; the bench prints its table with the verdicts when it ends. Run it with
+//!
+//! ```text
+//! cargo bench -p capture-benches --no-default-features --bench per_event
+//! ```
+//!
+//! (`--no-default-features` spares building the trainer), and criterion's own options
+//! after `--`, such as `--measurement-time 10` for a longer run.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+use capture_benches::{FakeTensor, ScratchFile, capture_with, online_capture, work};
+use capture_core::{Capture, TaskId, WorkflowId};
+use criterion::{Criterion, criterion_main};
+use serde_json::json;
+
+/// Every telemetry kind (gpu is left out by the collector when NVML is absent).
+const ALL_TELEMETRY: &str = "{cpu: true, per_cpu: true, process_info: true, mem: true, \
+                             disk: true, network: true, gpu: true, machine_info: true}";
+
+fn ids() -> (WorkflowId, TaskId) {
+    (
+        WorkflowId::from("bench-workflow"),
+        TaskId::from("bench-task"),
+    )
+}
+
+/// Times `iters` captured epoch-loop iterations of a fresh capture opened by `open`; the
+/// capture is closed (and its file removed) outside the timing.
+fn time_loop(iters: u64, open: impl FnOnce(&ScratchFile) -> Capture) -> Duration {
+    let file = ScratchFile::new("per-event");
+    let capture = open(&file);
+    let (workflow, task) = ids();
+    let mut x = 1.0;
+    let start = Instant::now();
+    let epochs = capture.epoch_loop(&task, &workflow);
+    for i in 0..iters {
+        let iteration = epochs.iteration(i);
+        x = work(black_box(x));
+        iteration.end(json!({ "loss": x }));
+    }
+    // A lightweight loop queues its rows here.
+    drop(epochs);
+    let elapsed = start.elapsed();
+    drop(capture);
+    elapsed
+}
+
+fn per_event(c: &mut Criterion) {
+    let started = SystemTime::now();
+    let mut group = c.benchmark_group("per_event");
+
+    group.bench_function("bare", |b| {
+        b.iter_custom(|iters| {
+            let mut x = 1.0;
+            let start = Instant::now();
+            for _ in 0..iters {
+                x = work(black_box(x));
+            }
+            start.elapsed()
+        });
+    });
+
+    group.bench_function("capture_off", |b| {
+        b.iter_custom(|iters| time_loop(iters, |_| Capture::disabled()));
+    });
+
+    group.bench_function("loop_default", |b| {
+        b.iter_custom(|iters| {
+            time_loop(iters, |file| {
+                online_capture(file, "epoch_loop: default", false)
+            })
+        });
+    });
+
+    group.bench_function("loop_lightweight", |b| {
+        b.iter_custom(|iters| {
+            time_loop(iters, |file| {
+                online_capture(file, "epoch_loop: lightweight", false)
+            })
+        });
+    });
+
+    group.bench_function("parent_forward", |b| {
+        b.iter_custom(|iters| {
+            let file = ScratchFile::new("per-event");
+            let capture = online_capture(&file, "what: parent_only", false);
+            let (workflow, task) = ids();
+            // An epoch after the first: a row without tensor inspection.
+            let plan = capture.forward_policy().for_epoch(1);
+            let mut x = 1.0;
+            let start = Instant::now();
+            for _ in 0..iters {
+                let forward = capture.parent_forward(
+                    &workflow,
+                    "TransformerModel",
+                    Some(&task),
+                    &plan,
+                    true,
+                    None,
+                );
+                x = work(black_box(x));
+                forward.end(None);
+            }
+            let elapsed = start.elapsed();
+            drop(capture);
+            elapsed
+        });
+    });
+
+    for (name, mode, tensors) in [
+        ("child_forward", "lightweight", false),
+        ("child_forward_tensors", "tensor_inspection", true),
+    ] {
+        group.bench_function(name, |b| {
+            let input = FakeTensor::input();
+            let output = FakeTensor::output();
+            b.iter_custom(|iters| {
+                let file = ScratchFile::new("per-event");
+                let torch = format!("what: parent_and_children\nchildren_mode: {mode}");
+                let capture = online_capture(&file, &torch, false);
+                let (workflow, task) = ids();
+                // The first epoch: children are captured, and inspected in that mode.
+                let plan = capture.forward_policy().for_epoch(0);
+                let parent = capture.parent_forward(
+                    &workflow,
+                    "TransformerModel",
+                    Some(&task),
+                    &plan,
+                    true,
+                    None,
+                );
+                let (input, output) = if tensors {
+                    (Some(&input as _), Some(&output as _))
+                } else {
+                    (None, None)
+                };
+                let mut x = 1.0;
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let child = parent.child("Linear", input);
+                    x = work(black_box(x));
+                    child.end(output);
+                }
+                let elapsed = start.elapsed();
+                parent.end(None);
+                drop(capture);
+                elapsed
+            });
+        });
+    }
+
+    for (name, telemetry) in [
+        ("telemetry_cpu", "{cpu: true}"),
+        ("telemetry_all", ALL_TELEMETRY),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                time_loop(iters, |file| {
+                    capture_with(file, "epoch_loop: default", false, "online", telemetry)
+                })
+            });
+        });
+    }
+
+    group.finish();
+    capture_benches::print_summary("per_event", started);
+}
+
+/// Runs the group with this bench's settings; criterion's command-line options (after
+/// `--`) apply on top of them.
+fn benches() {
+    let mut criterion = capture_benches::criterion()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    per_event(&mut criterion);
+}
+criterion_main!(benches);

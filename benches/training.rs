@@ -1,0 +1,186 @@
+//! Training overhead per capture level: the tutorial's default campaign with capture
+//! off and at each of the seven levels, on the CPU backend and, when asked for and an
+//! adapter exists, on wgpu.
+//!
+//! One iteration is a whole campaign as a user runs it: the capture opened, data
+//! preparation, 4 epochs of training and validation, the best model saved, reloaded and
+//! tested, the capture finished (its file synced). `capture_off` runs it with
+//! [`Capture::disabled`]; `level-<n>` with the settings of
+//! `scenarios/level-<n>-*.yaml`, writing to a scratch file. The report gives each
+//! level's time as a percentage over `capture_off`; the targets are at most 1 % at
+//! level 6 and 2 % at level 7 on the CPU.
+//!
+//! Knobs, all environment variables:
+//!
+//! - `BENCH_WGPU=1`: run the wgpu cases too (the `wgpu` feature, on by default, must be
+//!   built in). The first campaign on Mesa's lavapipe compiles its kernels, about two
+//!   minutes on a small machine; it runs once, untimed, before the cases.
+//! - `WIKITEXT_DIR=<folder>`: train on a WikiText-2 copy (`wiki.*.tokens`) instead of the
+//!   embedded excerpt, with `BENCH_SUBSET_SIZE` rows of each split (default 100), for a
+//!   longer run in which the capture's share is smaller still.
+//! - `BENCH_TRAINING_SAMPLES` (default 10, criterion's least) and
+//!   `BENCH_TRAINING_SECS` (default 12): criterion's sample size and measurement time
+//!   per case.
+//!
+//! Run it with
+//!
+//! ```text
+//! cargo bench -p capture-benches --bench training
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use capture_benches::levels::{self, Level};
+use capture_benches::{ScratchFile, env_number, env_seconds, scratch_dir};
+use capture_core::{Capture, CaptureOptions, Settings};
+use criterion::{Criterion, SamplingMode, criterion_main};
+use trainer::campaign::{CampaignOptions, NoProgress, run_campaign};
+use trainer::{BackendKind, WorkflowParams};
+
+/// Rows of each split read from `WIKITEXT_DIR` when `BENCH_SUBSET_SIZE` is unset.
+const DEFAULT_SUBSET: u64 = 100;
+
+/// Returns the campaign to time on `backend`, saying which data it trains on.
+fn campaign_options(backend: BackendKind, run_dir: PathBuf) -> CampaignOptions {
+    let mut params = WorkflowParams::default();
+    let data_dir = match std::env::var_os("WIKITEXT_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_dir() => {
+            let subset = env_number("BENCH_SUBSET_SIZE", DEFAULT_SUBSET);
+            println!(
+                "training bench: WikiText-2 from {}, the first {subset} rows of each split",
+                dir.display()
+            );
+            params.subset_size = Some(subset as usize);
+            Some(dir)
+        }
+        Some(dir) => {
+            println!(
+                "training bench: WIKITEXT_DIR={} is not a folder; using the embedded excerpt",
+                dir.display()
+            );
+            None
+        }
+        None => {
+            println!(
+                "training bench: WIKITEXT_DIR is not set; using the embedded excerpt \
+                 (the tutorial's subset_size 10)"
+            );
+            None
+        }
+    };
+    CampaignOptions {
+        params,
+        backend,
+        data_dir,
+        workers: 1,
+        seed: None,
+        run_dir,
+    }
+}
+
+/// Runs one campaign, capture included, and returns its wall time.
+fn run_once(opts: &CampaignOptions, settings: Option<&Settings>) -> Duration {
+    let file = ScratchFile::new("training");
+    let settings = settings.cloned();
+    let start = Instant::now();
+    let capture = match settings {
+        Some(settings) => Capture::start(
+            settings,
+            CaptureOptions {
+                output: Some(file.path().to_path_buf()),
+                ..Default::default()
+            },
+        )
+        .expect("the level's settings are valid and the scratch file opens"),
+        None => Capture::disabled(),
+    };
+    let outcome = run_campaign(opts, &capture, &NoProgress).expect("the default campaign runs");
+    assert_eq!(
+        outcome.failed(),
+        0,
+        "a config failed: {:?}",
+        outcome.results
+    );
+    capture
+        .finish()
+        .expect("the scratch file takes the campaign's rows");
+    start.elapsed()
+}
+
+/// Times capture off and every level on one backend, in a group `training_<backend>`.
+fn bench_backend(c: &mut Criterion, backend: BackendKind, levels: &[Level]) {
+    let run_dir = scratch_dir().join(format!("capture-bench-runs-{}", std::process::id()));
+    let opts = campaign_options(backend, run_dir.clone());
+    // Untimed: a backend's first campaign pays its one-time costs (wgpu's kernel
+    // compilation, the host facts of enrichment).
+    let first = run_once(&opts, levels.last().map(|level| &level.settings));
+    println!(
+        "training bench: a first {backend} campaign took {:.2} s",
+        first.as_secs_f64()
+    );
+
+    let mut group = c.benchmark_group(format!("training_{backend}"));
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function("capture_off", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| run_once(&opts, None)).sum());
+    });
+    for level in levels {
+        group.bench_function(level.id(), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run_once(&opts, Some(&level.settings)))
+                    .sum()
+            });
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&run_dir);
+}
+
+fn training(c: &mut Criterion) {
+    let started = SystemTime::now();
+    let levels = levels::load(&levels::scenario_dir()).expect("the scenario files are valid");
+    bench_backend(c, BackendKind::Cpu, &levels);
+    if wgpu_requested() {
+        match trainer::device::select(BackendKind::Wgpu) {
+            Ok(selected) => {
+                println!("training bench: wgpu on {}", selected.info.device);
+                bench_backend(c, BackendKind::Wgpu, &levels);
+            }
+            Err(err) => println!("training bench: wgpu cases skipped: {err}"),
+        }
+    }
+    capture_benches::print_summary("training_", started);
+}
+
+/// Tells whether the wgpu cases should run, saying why not when they should not.
+fn wgpu_requested() -> bool {
+    if std::env::var_os("BENCH_WGPU").is_none_or(|v| v != "1") {
+        println!(
+            "training bench: wgpu cases skipped: set BENCH_WGPU=1 to run them (on lavapipe \
+             the first campaign compiles kernels for about two minutes)"
+        );
+        return false;
+    }
+    if !cfg!(feature = "wgpu") {
+        println!(
+            "training bench: wgpu cases skipped: built without the `wgpu` feature of \
+             capture-benches"
+        );
+        return false;
+    }
+    true
+}
+
+/// Runs the group with this bench's settings; criterion's command-line options (after
+/// `--`) apply on top of them.
+fn benches() {
+    let mut criterion = capture_benches::criterion()
+        .sample_size(env_number("BENCH_TRAINING_SAMPLES", 10).max(10) as usize)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(env_seconds("BENCH_TRAINING_SECS", 12))
+        .configure_from_args();
+    training(&mut criterion);
+}
+criterion_main!(benches);
