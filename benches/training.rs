@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use capture_benches::levels::{self, Level};
+use capture_benches::report::{PAIRED_FILE, PairedOverhead, PairedOverheads};
 use capture_benches::{ScratchFile, env_number, env_seconds, scratch_dir};
 use capture_core::{Capture, CaptureOptions, Settings};
 use criterion::{Criterion, SamplingMode, criterion_main};
@@ -40,6 +41,9 @@ use trainer::{BackendKind, WorkflowParams};
 
 /// Rows of each split read from `WIKITEXT_DIR` when `BENCH_SUBSET_SIZE` is unset.
 const DEFAULT_SUBSET: u64 = 100;
+
+/// Interleaved rounds when `BENCH_TRAINING_ROUNDS` is unset.
+const DEFAULT_ROUNDS: u64 = 20;
 
 /// Returns the campaign to time on `backend`, saying which data it trains on.
 fn campaign_options(backend: BackendKind, run_dir: PathBuf) -> CampaignOptions {
@@ -79,11 +83,46 @@ fn campaign_options(backend: BackendKind, run_dir: PathBuf) -> CampaignOptions {
     }
 }
 
-/// Runs one campaign, capture included, and returns its wall time.
-fn run_once(opts: &CampaignOptions, settings: Option<&Settings>) -> Duration {
+/// The clock a campaign is timed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// The process's CPU time, all threads together.
+    Cpu,
+    /// Elapsed time.
+    Wall,
+}
+
+impl Clock {
+    /// Reads `BENCH_TRAINING_CLOCK` (`cpu`, the default, or `wall`).
+    fn from_env() -> Clock {
+        match std::env::var("BENCH_TRAINING_CLOCK").as_deref() {
+            Ok("wall") => Clock::Wall,
+            _ if capture_benches::process_cpu_time().is_some() => Clock::Cpu,
+            _ => Clock::Wall,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Clock::Cpu => "cpu",
+            Clock::Wall => "wall",
+        }
+    }
+
+    fn now(self) -> Duration {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        match self {
+            Clock::Cpu => capture_benches::process_cpu_time().unwrap_or_default(),
+            Clock::Wall => START.get_or_init(Instant::now).elapsed(),
+        }
+    }
+}
+
+/// Runs one campaign, capture included, and returns its time on `clock`.
+fn run_once(opts: &CampaignOptions, settings: Option<&Settings>, clock: Clock) -> Duration {
     let file = ScratchFile::new("training");
     let settings = settings.cloned();
-    let start = Instant::now();
+    let start = clock.now();
     let capture = match settings {
         Some(settings) => Capture::start(
             settings,
@@ -105,16 +144,16 @@ fn run_once(opts: &CampaignOptions, settings: Option<&Settings>) -> Duration {
     capture
         .finish()
         .expect("the scratch file takes the campaign's rows");
-    start.elapsed()
+    clock.now().saturating_sub(start)
 }
 
 /// Times capture off and every level on one backend, in a group `training_<backend>`.
-fn bench_backend(c: &mut Criterion, backend: BackendKind, levels: &[Level]) {
+fn bench_backend(c: &mut Criterion, backend: BackendKind, levels: &[Level], clock: Clock) {
     let run_dir = scratch_dir().join(format!("capture-bench-runs-{}", std::process::id()));
     let opts = campaign_options(backend, run_dir.clone());
     // Untimed: a backend's first campaign pays its one-time costs (wgpu's kernel
     // compilation, the host facts of enrichment).
-    let first = run_once(&opts, levels.last().map(|level| &level.settings));
+    let first = run_once(&opts, levels.last().map(|level| &level.settings), clock);
     println!(
         "training bench: a first {backend} campaign took {:.2} s",
         first.as_secs_f64()
@@ -123,30 +162,88 @@ fn bench_backend(c: &mut Criterion, backend: BackendKind, levels: &[Level]) {
     let mut group = c.benchmark_group(format!("training_{backend}"));
     group.sampling_mode(SamplingMode::Flat);
     group.bench_function("capture_off", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| run_once(&opts, None)).sum());
+        b.iter_custom(|iters| (0..iters).map(|_| run_once(&opts, None, clock)).sum());
     });
     for level in levels {
         group.bench_function(level.id(), |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| run_once(&opts, Some(&level.settings)))
+                    .map(|_| run_once(&opts, Some(&level.settings), clock))
                     .sum()
             });
         });
     }
     group.finish();
+
+    let rounds = env_number("BENCH_TRAINING_ROUNDS", DEFAULT_ROUNDS) as usize;
+    if rounds > 0 && !criterion_lists_or_tests() {
+        paired_rounds(&opts, backend, levels, clock, rounds);
+    }
     let _ = std::fs::remove_dir_all(&run_dir);
+}
+
+/// Runs every case once per round, in an order that rotates from round to round, and
+/// leaves each level's overhead over capture off in the group's folder for the report.
+fn paired_rounds(
+    opts: &CampaignOptions,
+    backend: BackendKind,
+    levels: &[Level],
+    clock: Clock,
+    rounds: usize,
+) {
+    println!(
+        "training bench: {rounds} interleaved rounds of the {} cases",
+        levels.len() + 1
+    );
+    // Case 0 is capture off; case n is level n.
+    let cases = levels.len() + 1;
+    let mut times = vec![Vec::with_capacity(rounds); cases];
+    for round in 0..rounds {
+        for k in 0..cases {
+            let case = (round + k) % cases;
+            let settings = case.checked_sub(1).map(|level| &levels[level].settings);
+            times[case].push(run_once(opts, settings, clock).as_secs_f64());
+        }
+    }
+    let paired = PairedOverheads {
+        clock: clock.name().to_owned(),
+        rounds,
+        off_times: times[0].clone(),
+        levels: levels
+            .iter()
+            .enumerate()
+            .map(|(i, level)| PairedOverhead::of(&level.id(), &times[0], &times[i + 1]))
+            .collect(),
+    };
+    let dir = capture_benches::criterion_dir().join(format!("training_{backend}"));
+    let text = serde_json::to_string_pretty(&paired).expect("overheads serialise");
+    if let Err(err) =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(PAIRED_FILE), text))
+    {
+        println!(
+            "training bench: cannot write {}: {err}",
+            dir.join(PAIRED_FILE).display()
+        );
+    }
+}
+
+/// Tells whether criterion was started to list the benchmarks or to test them once
+/// (`--list`, `--test`), when the interleaved rounds are not run.
+fn criterion_lists_or_tests() -> bool {
+    std::env::args().any(|arg| arg == "--list" || arg == "--test")
 }
 
 fn training(c: &mut Criterion) {
     let started = SystemTime::now();
     let levels = levels::load(&levels::scenario_dir()).expect("the scenario files are valid");
-    bench_backend(c, BackendKind::Cpu, &levels);
+    let clock = Clock::from_env();
+    println!("training bench: timing with the {clock:?} clock");
+    bench_backend(c, BackendKind::Cpu, &levels, clock);
     if wgpu_requested() {
         match trainer::device::select(BackendKind::Wgpu) {
             Ok(selected) => {
                 println!("training bench: wgpu on {}", selected.info.device);
-                bench_backend(c, BackendKind::Wgpu, &levels);
+                bench_backend(c, BackendKind::Wgpu, &levels, clock);
             }
             Err(err) => println!("training bench: wgpu cases skipped: {err}"),
         }

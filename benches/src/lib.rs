@@ -219,9 +219,12 @@ pub fn capture_with(
 
 /// Returns a criterion configuration with this crate's output folder,
 /// [`criterion_dir`], so that the benches, their summaries and the report agree on it
-/// however the bench executable is started.
+/// however the bench executable is started. Plots are off: the report reads the
+/// estimates, and criterion's plotting panics on machines without fonts.
 pub fn criterion() -> criterion::Criterion {
-    criterion::Criterion::default().output_directory(&criterion_dir())
+    criterion::Criterion::default()
+        .output_directory(&criterion_dir())
+        .without_plots()
 }
 
 /// Returns the folder criterion writes its results to, found as criterion finds it:
@@ -299,6 +302,24 @@ pub fn print_summary(group_prefix: &str, since: std::time::SystemTime) {
     if !fresh.is_empty() {
         record_machine();
         println!("\n{}", report::render(&fresh, None));
+    }
+}
+
+/// Returns the CPU time this process has used so far, all threads together (the
+/// capture's writer thread included); `None` where the platform has no such clock here.
+pub fn process_cpu_time() -> Option<std::time::Duration> {
+    #[cfg(unix)]
+    {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        let nanos = u32::try_from(now.tv_nsec).ok()?;
+        Some(std::time::Duration::new(
+            u64::try_from(now.tv_sec).ok()?,
+            nanos,
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 

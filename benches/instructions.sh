@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Counts the instructions of one default campaign with capture off and at each capture
+# level (valgrind's callgrind, all threads), and prints each level's count over capture
+# off's as a markdown table. Unlike the training bench's timings, the counts do not
+# move with the load of a shared machine; they leave out what instructions do not
+# show (system calls, waits, cache misses). About five minutes per case on a small
+# machine: `CASES="off level-6"` picks some.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+cargo build --quiet --profile bench -p capture-benches --example one_campaign
+binary="$target_dir/release/examples/one_campaign"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+cases="${CASES:-off level-1 level-2 level-3 level-4 level-5 level-6 level-7}"
+declare -A count
+for case in $cases; do
+    valgrind --tool=callgrind --callgrind-out-file="$out/$case.out" "$binary" "$case" \
+        > "$out/$case.log" 2>&1
+    count[$case]=$(grep -o 'refs: *[0-9,]*' "$out/$case.log" | tr -dc '0-9')
+    printf '%s: %s instructions\n' "$case" "${count[$case]}" >&2
+done
+
+printf '| case | instructions | over capture off |\n| --- | ---: | ---: |\n'
+for case in $cases; do
+    if [[ -n "${count[off]:-}" && "$case" != off ]]; then
+        over=$(awk -v a="${count[$case]}" -v b="${count[off]}" \
+            'BEGIN { printf "%+.3f %%", (a / b - 1) * 100 }')
+    else
+        over="–"
+    fi
+    printf '| %s | %s | %s |\n' "$case" "${count[$case]}" "$over"
+done
