@@ -129,10 +129,12 @@ impl WriterStats {
     }
 }
 
-/// What the enrichment adds to rows on the writer thread.
+/// What the enrichment adds to rows on the writer thread. The host facts
+/// ([`HostFacts::get`]) are looked up there too: the first lookup in a process runs
+/// `git` and reads the user and network tables, tens of milliseconds that the thread
+/// opening the capture does not wait for.
 #[derive(Clone, Debug)]
 pub(crate) struct Enricher {
-    pub(crate) facts: &'static HostFacts,
     pub(crate) settings_snapshot: Value,
 }
 
@@ -207,7 +209,7 @@ impl RowContext {
         json::string(&mut campaign, campaign_id);
         RowContext {
             campaign,
-            host: enricher.map(|e| json::host_fields(e.facts)),
+            host: enricher.map(|_| json::host_fields(HostFacts::get())),
             times: json::TimeCache::default(),
         }
     }
@@ -650,7 +652,8 @@ impl Writer {
         let (tx, rx) = mpsc::sync_channel(QUEUE_ROWS);
         let stats = Arc::new(WriterStats::default());
         let worker = WriterThread {
-            context: RowContext::new(campaign_id, enricher.as_ref()),
+            // Made on the writer thread, which looks the host facts up.
+            context: RowContext::new(campaign_id, None),
             sink,
             rx,
             stats: Arc::clone(&stats),
@@ -785,6 +788,9 @@ struct WriterThread<S: LineSink> {
 
 impl<S: LineSink> WriterThread<S> {
     fn run(mut self) {
+        if self.enricher.is_some() {
+            self.context.host = Some(json::host_fields(HostFacts::get()));
+        }
         // The writer polls rather than blocking in `recv`: a receiver asleep in `recv`
         // must be woken by a system call on every send, which would cost the capturing
         // thread microseconds per row. Polling keeps a send to a few atomic operations;
@@ -952,7 +958,7 @@ impl<S: LineSink> WriterThread<S> {
 }
 
 fn enrich(record: &mut Record, enricher: &Enricher) {
-    let facts = enricher.facts;
+    let facts = HostFacts::get();
     match record {
         Record::Task(task) => {
             task.hostname

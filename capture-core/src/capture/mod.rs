@@ -32,7 +32,6 @@ pub use loops::{CapturedLoop, IterationGuard, LoopCapture};
 pub use task::{TaskBuilder, TaskGuard};
 pub use workflow::{WorkflowBuilder, WorkflowGuard};
 
-use crate::enrich::HostFacts;
 use crate::record::Record;
 use crate::settings::{LoopMode, Settings, SettingsError};
 use crate::telemetry::TelemetryCollector;
@@ -176,7 +175,6 @@ impl Capture {
                     }
                 }
                 let enricher = settings.project.enrich_messages.then(|| Enricher {
-                    facts: HostFacts::get(),
                     settings_snapshot: settings.redacted_snapshot(),
                 });
                 let writer =
