@@ -335,9 +335,12 @@ pub fn overhead_target(backend: &str, function: &str) -> Option<f64> {
 }
 
 /// Tells whether a per-event case has the [`EVENT_TARGET_NS`] target: every case but
-/// the baselines and the telemetry cases.
+/// the baselines, the telemetry cases and the sustained ones (which run at the
+/// writer's pace).
 pub fn has_event_target(function: &str) -> bool {
-    !matches!(function, "bare" | "capture_off") && !function.starts_with("telemetry")
+    !matches!(function, "bare" | "capture_off")
+        && !function.starts_with("telemetry")
+        && !function.ends_with("_sustained")
 }
 
 /// Prints the results as markdown: a heading, then one section per topic that has

@@ -83,6 +83,7 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+mod clock;
 pub mod enrich;
 pub mod reader;
 pub mod record;

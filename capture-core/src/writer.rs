@@ -38,6 +38,7 @@
 //!   capture is dropped (also during a panic), the writer drains the queue, writes,
 //!   syncs and its thread ends.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::capture::ids::{TaskId, WorkflowId};
+use crate::clock::Stamp;
 use crate::enrich::{ADAPTER_ID, HostFacts};
 use crate::record::{Record, Status};
 use crate::settings::FlushMode;
@@ -147,49 +149,132 @@ pub(crate) enum Row {
     Forward(ForwardRow),
 }
 
+/// The fields a run of hot rows shares: a loop's iterations, or the forwards of one
+/// module of one model. A capture describes it to the writer once
+/// ([`Writer::describe`]) and its rows name it by id: a shared pointer in every row
+/// would have the capturing and the writer thread bump one reference count in turn, a
+/// cache line moving between cores on every row.
+#[derive(Debug)]
+pub(crate) enum Template {
+    /// What a loop's iterations share.
+    Loop(LoopMeta),
+    /// What the forwards of one module share.
+    Forward(ForwardMeta),
+}
+
+/// Returns an id for a [`Template`], unique within the process.
+pub(crate) fn next_template_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// What the iterations of one loop share.
 #[derive(Debug)]
 pub(crate) struct LoopMeta {
+    pub(crate) id: u64,
     pub(crate) workflow_id: WorkflowId,
-    pub(crate) activity_id: Arc<str>,
+    pub(crate) activity_id: String,
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) group_id: TaskId,
-    pub(crate) item_name: Arc<str>,
-    /// The fields above as JSON, made by the writer for the loop's first row.
-    pub(crate) json: OnceLock<Vec<u8>>,
+    pub(crate) item_name: String,
+}
+
+/// What the forwards of one module (the model, or one of its children) share.
+#[derive(Debug)]
+pub(crate) struct ForwardMeta {
+    pub(crate) id: u64,
+    /// The model's workflow.
+    pub(crate) workflow_id: WorkflowId,
+    /// The module's name.
+    pub(crate) activity_id: String,
+    pub(crate) kind: ForwardKind,
+}
+
+/// A model's forward, or a first-level child's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ForwardKind {
+    Parent,
+    Child,
+}
+
+impl ForwardKind {
+    fn subtype(self) -> &'static str {
+        match self {
+            ForwardKind::Parent => "parent_forward",
+            ForwardKind::Child => "child_forward",
+        }
+    }
+}
+
+/// A template as the writer keeps it: its fields serialised once.
+enum Prepared {
+    Loop {
+        /// `,"workflow_id":…,"activity_id":…[,"parent_task_id":…],"group_id":…`.
+        fields: Vec<u8>,
+        /// The item's key, quoted.
+        item_key: Vec<u8>,
+    },
+    Forward {
+        /// `,"workflow_id":…`.
+        workflow: Vec<u8>,
+        /// `,"activity_id":…,"subtype":…`.
+        activity: Vec<u8>,
+    },
+}
+
+/// What a hot row rarely carries, boxed so that rows stay small in the queue.
+#[derive(Debug, Default)]
+pub(crate) struct RowExtras {
+    pub(crate) stderr: Option<String>,
+    pub(crate) telemetry_at_end: Option<Value>,
+}
+
+impl RowExtras {
+    /// Boxes the extras when there are any.
+    pub(crate) fn of(
+        stderr: Option<String>,
+        telemetry_at_end: Option<Value>,
+    ) -> Option<Box<RowExtras>> {
+        (stderr.is_some() || telemetry_at_end.is_some()).then(|| {
+            Box::new(RowExtras {
+                stderr,
+                telemetry_at_end,
+            })
+        })
+    }
 }
 
 /// One loop iteration (`epochs_loop_iteration`, `train_batch_iteration`, …).
 #[derive(Debug)]
 pub(crate) struct IterationRow {
-    pub(crate) meta: Arc<LoopMeta>,
-    pub(crate) task_id: TaskId,
+    /// The id of its loop's [`LoopMeta`].
+    pub(crate) template: u64,
+    /// Its task id, as the number of [`TaskId::of_sequence`].
+    pub(crate) task: u64,
     pub(crate) i: u64,
     pub(crate) item: Value,
     pub(crate) generated: Option<Value>,
     pub(crate) status: Status,
-    pub(crate) stderr: Option<String>,
-    pub(crate) started_at: f64,
-    pub(crate) ended_at: f64,
-    pub(crate) telemetry_at_end: Option<Value>,
+    pub(crate) started_at: Stamp,
+    pub(crate) ended_at: Stamp,
+    pub(crate) extras: Option<Box<RowExtras>>,
 }
 
 /// One parent or child forward.
 #[derive(Debug)]
 pub(crate) struct ForwardRow {
-    pub(crate) task_id: TaskId,
-    pub(crate) workflow_id: WorkflowId,
-    pub(crate) activity_id: Arc<str>,
-    pub(crate) subtype: &'static str,
+    /// The id of its module's [`ForwardMeta`].
+    pub(crate) template: u64,
+    /// Its task id, as the number of [`TaskId::of_sequence`].
+    pub(crate) task: u64,
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) is_training: Option<bool>,
     pub(crate) used: Option<Box<TensorInspection>>,
     pub(crate) generated: Option<Box<TensorInspection>>,
     pub(crate) status: Status,
-    pub(crate) stderr: Option<String>,
-    pub(crate) started_at: f64,
-    pub(crate) ended_at: f64,
-    pub(crate) telemetry_at_end: Option<Value>,
+    pub(crate) started_at: Stamp,
+    pub(crate) ended_at: Stamp,
+    pub(crate) extras: Option<Box<RowExtras>>,
 }
 
 /// What the writer adds to every hot row, prepared once per writer.
@@ -215,29 +300,123 @@ impl RowContext {
     }
 }
 
-impl IterationRow {
-    /// Returns the row as a record, as the reader will see it.
-    #[cfg(test)]
-    pub(crate) fn to_record(&self) -> Record {
-        let mut line = Vec::new();
-        let mut context = RowContext::new("c", None);
-        self.write_json(&mut line, &mut context)
-            .expect("rows always serialise");
-        serde_json::from_slice(&line).expect("a serialised row reads back")
+impl Template {
+    fn id(&self) -> u64 {
+        match self {
+            Template::Loop(meta) => meta.id,
+            Template::Forward(meta) => meta.id,
+        }
     }
 
+    /// Serialises the fields the template's rows share, once.
+    fn prepare(&self) -> Prepared {
+        match self {
+            Template::Loop(meta) => {
+                let mut fields = Vec::with_capacity(192);
+                json::key(&mut fields, "workflow_id");
+                json::string(&mut fields, meta.workflow_id.as_str());
+                json::key(&mut fields, "activity_id");
+                json::string(&mut fields, &meta.activity_id);
+                if let Some(parent) = &meta.parent_task_id {
+                    json::key(&mut fields, "parent_task_id");
+                    json::string(&mut fields, parent.as_str());
+                }
+                json::key(&mut fields, "group_id");
+                json::string(&mut fields, meta.group_id.as_str());
+                let mut item_key = Vec::with_capacity(meta.item_name.len() + 2);
+                json::string(&mut item_key, &meta.item_name);
+                Prepared::Loop { fields, item_key }
+            }
+            Template::Forward(meta) => {
+                let mut workflow = Vec::with_capacity(64);
+                json::key(&mut workflow, "workflow_id");
+                json::string(&mut workflow, meta.workflow_id.as_str());
+                let mut activity = Vec::with_capacity(64);
+                json::key(&mut activity, "activity_id");
+                json::string(&mut activity, &meta.activity_id);
+                json::key(&mut activity, "subtype");
+                json::string(&mut activity, meta.kind.subtype());
+                Prepared::Forward { workflow, activity }
+            }
+        }
+    }
+}
+
+/// Serialises a hot row of a template the writer knows, as the reader will see it.
+#[cfg(test)]
+fn hot_row_to_record(template: &Template, row: Row) -> Record {
+    let mut writer = TemplateTable::default();
+    writer.describe(template);
+    let mut line = Vec::new();
+    let mut context = RowContext::new("c", None);
+    writer
+        .write_hot(&mut line, &row, &mut context)
+        .expect("rows always serialise");
+    serde_json::from_slice(&line).expect("a serialised row reads back")
+}
+
+/// The templates a writer knows, by id.
+#[derive(Default)]
+struct TemplateTable {
+    known: HashMap<u64, Prepared>,
+}
+
+impl TemplateTable {
+    fn describe(&mut self, template: &Template) {
+        self.known.insert(template.id(), template.prepare());
+    }
+
+    fn forget(&mut self, id: u64) {
+        self.known.remove(&id);
+    }
+
+    /// Appends a hot row as one JSON object (no newline).
+    fn write_hot(
+        &self,
+        out: &mut Vec<u8>,
+        row: &Row,
+        context: &mut RowContext,
+    ) -> serde_json::Result<()> {
+        match row {
+            Row::Iteration(row) => match self.known.get(&row.template) {
+                Some(Prepared::Loop { fields, item_key }) => {
+                    row.write_json(out, fields, item_key, context)
+                }
+                _ => Err(unknown_template(row.template)),
+            },
+            Row::Forward(row) => match self.known.get(&row.template) {
+                Some(Prepared::Forward { workflow, activity }) => {
+                    row.write_json(out, workflow, activity, context)
+                }
+                _ => Err(unknown_template(row.template)),
+            },
+            Row::Record(record) => serde_json::to_writer(out, &**record),
+        }
+    }
+}
+
+fn unknown_template(id: u64) -> serde_json::Error {
+    serde::ser::Error::custom(format!("a row of template {id}, which was never described"))
+}
+
+impl IterationRow {
     /// Appends the row as one JSON object (no newline), with the host facts when given.
-    fn write_json(&self, out: &mut Vec<u8>, context: &mut RowContext) -> serde_json::Result<()> {
-        let meta = &*self.meta;
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        fields: &[u8],
+        item_key: &[u8],
+        context: &mut RowContext,
+    ) -> serde_json::Result<()> {
         out.reserve(512);
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
-        json::id(out, &self.task_id);
-        out.extend_from_slice(meta.json.get_or_init(|| meta.to_json()));
+        json::id(out, &TaskId::of_sequence(self.task));
+        out.extend_from_slice(fields);
         out.extend_from_slice(&context.campaign);
         out.extend_from_slice(b",\"used\":{\"i\":");
         json::value(out, &self.i)?;
         out.push(b',');
-        json::string(out, &meta.item_name);
+        out.extend_from_slice(item_key);
         out.push(b':');
         json::value(out, &self.item)?;
         out.push(b'}');
@@ -245,70 +424,32 @@ impl IterationRow {
             json::key(out, "generated");
             json::value(out, generated)?;
         }
-        json::tail(
+        json::end(
             out,
-            &mut context.times,
+            context,
             self.status,
-            self.stderr.as_deref(),
+            self.extras.as_deref(),
             self.started_at,
             self.ended_at,
-        )?;
-        if let Some(telemetry) = &self.telemetry_at_end {
-            json::key(out, "telemetry_at_end");
-            json::value(out, telemetry)?;
-        }
-        json::host(
-            out,
-            &mut context.times,
-            context.host.as_deref(),
-            self.ended_at,
-        )?;
-        out.push(b'}');
-        Ok(())
-    }
-}
-
-impl LoopMeta {
-    /// Serialises the fields every iteration of the loop shares, once per loop.
-    fn to_json(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(192);
-        json::key(&mut out, "workflow_id");
-        json::string(&mut out, self.workflow_id.as_str());
-        json::key(&mut out, "activity_id");
-        json::string(&mut out, &self.activity_id);
-        if let Some(parent) = &self.parent_task_id {
-            json::key(&mut out, "parent_task_id");
-            json::string(&mut out, parent.as_str());
-        }
-        json::key(&mut out, "group_id");
-        json::string(&mut out, self.group_id.as_str());
-        out
+        )
     }
 }
 
 impl ForwardRow {
-    /// Returns the row as a record, as the reader will see it.
-    #[cfg(test)]
-    pub(crate) fn to_record(&self) -> Record {
-        let mut line = Vec::new();
-        let mut context = RowContext::new("c", None);
-        self.write_json(&mut line, &mut context)
-            .expect("rows always serialise");
-        serde_json::from_slice(&line).expect("a serialised row reads back")
-    }
-
     /// Appends the row as one JSON object (no newline), with the host facts when given.
-    fn write_json(&self, out: &mut Vec<u8>, context: &mut RowContext) -> serde_json::Result<()> {
+    fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        workflow: &[u8],
+        activity: &[u8],
+        context: &mut RowContext,
+    ) -> serde_json::Result<()> {
         out.reserve(512);
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
-        json::id(out, &self.task_id);
-        json::key(out, "workflow_id");
-        json::string(out, self.workflow_id.as_str());
+        json::id(out, &TaskId::of_sequence(self.task));
+        out.extend_from_slice(workflow);
         out.extend_from_slice(&context.campaign);
-        json::key(out, "activity_id");
-        json::string(out, &self.activity_id);
-        json::key(out, "subtype");
-        json::string(out, self.subtype);
+        out.extend_from_slice(activity);
         if let Some(parent) = &self.parent_task_id {
             json::key(out, "parent_task_id");
             json::id(out, parent);
@@ -328,26 +469,14 @@ impl ForwardRow {
             Some(false) => out.extend_from_slice(b",\"custom_metadata\":{\"is_training\":false}"),
             None => {}
         }
-        json::tail(
+        json::end(
             out,
-            &mut context.times,
+            context,
             self.status,
-            self.stderr.as_deref(),
+            self.extras.as_deref(),
             self.started_at,
             self.ended_at,
-        )?;
-        if let Some(telemetry) = &self.telemetry_at_end {
-            json::key(out, "telemetry_at_end");
-            json::value(out, telemetry)?;
-        }
-        json::host(
-            out,
-            &mut context.times,
-            context.host.as_deref(),
-            self.ended_at,
-        )?;
-        out.push(b'}');
-        Ok(())
+        )
     }
 }
 
@@ -467,39 +596,37 @@ mod json {
         serde_json::to_writer(&mut *out, value)
     }
 
-    /// Writes the status, stderr and times every hot row has.
-    pub(super) fn tail(
+    /// Writes what ends every hot row: status, stderr, times, telemetry, the enrichment
+    /// fields (prepared once per writer) and the closing brace.
+    pub(super) fn end(
         out: &mut Vec<u8>,
-        cache: &mut TimeCache,
+        context: &mut super::RowContext,
         status: Status,
-        stderr: Option<&str>,
-        started_at: f64,
-        ended_at: f64,
+        extras: Option<&super::RowExtras>,
+        started_at: super::Stamp,
+        ended_at: super::Stamp,
     ) -> serde_json::Result<()> {
+        let ended_at = ended_at.unix_seconds();
         key(out, "status");
         string(out, status.as_str());
-        if let Some(stderr) = stderr {
+        if let Some(stderr) = extras.and_then(|e| e.stderr.as_deref()) {
             key(out, "stderr");
             string(out, stderr);
         }
         key(out, "started_at");
-        time(out, cache, started_at)?;
+        time(out, &mut context.times, started_at.unix_seconds())?;
         key(out, "ended_at");
-        time(out, cache, ended_at)
-    }
-
-    /// Writes the enrichment fields (prepared once per writer) and the row's time.
-    pub(super) fn host(
-        out: &mut Vec<u8>,
-        cache: &mut TimeCache,
-        host: Option<&[u8]>,
-        at: f64,
-    ) -> serde_json::Result<()> {
-        if let Some(host) = host {
+        time(out, &mut context.times, ended_at)?;
+        if let Some(telemetry) = extras.and_then(|e| e.telemetry_at_end.as_ref()) {
+            key(out, "telemetry_at_end");
+            value(out, telemetry)?;
+        }
+        if let Some(host) = &context.host {
             key(out, "utc_timestamp");
-            time(out, cache, at)?;
+            time(out, &mut context.times, ended_at)?;
             out.extend_from_slice(host);
         }
+        out.push(b'}');
         Ok(())
     }
 
@@ -600,6 +727,10 @@ impl LineSink for File {
 enum Msg {
     Row(Row),
     Rows(Vec<Row>),
+    /// A template whose rows follow.
+    Describe(Box<Template>),
+    /// A template none of whose rows follow.
+    Forget(u64),
     Flush(SyncSender<()>),
 }
 
@@ -610,6 +741,8 @@ pub(crate) struct Writer {
     stats: Arc<WriterStats>,
     thread: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
+    /// Unique within the process, unlike an address that a later writer may reuse.
+    id: u64,
 }
 
 impl std::fmt::Debug for Msg {
@@ -662,17 +795,21 @@ impl Writer {
             buf: Vec::with_capacity(BATCH_BYTES + 4096),
             buf_rows: 0,
             kept: Vec::new(),
+            templates: TemplateTable::default(),
+            forgotten: Vec::new(),
             committed: start_len,
             path: path.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("capture-writer".into())
             .spawn(move || worker.run())?;
+        static NEXT_WRITER: AtomicU64 = AtomicU64::new(0);
         Ok(Writer {
             tx: Some(tx),
             stats,
             thread: Mutex::new(Some(thread)),
             path,
+            id: NEXT_WRITER.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -688,6 +825,21 @@ impl Writer {
         if n > 0 {
             self.send_msg(Msg::Rows(rows), n);
         }
+    }
+
+    /// Tells the writer about a template before its first row.
+    pub(crate) fn describe(&self, template: Template) {
+        self.send_msg(Msg::Describe(Box::new(template)), 0);
+    }
+
+    /// Tells the writer that no row of a template follows, so it can forget it.
+    pub(crate) fn forget(&self, id: u64) {
+        self.send_msg(Msg::Forget(id), 0);
+    }
+
+    /// Returns an id that tells this writer apart from every other of the process.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     #[inline]
@@ -779,6 +931,11 @@ struct WriterThread<S: LineSink> {
     buf_rows: u64,
     /// Rows kept in offline mode until a flush.
     kept: Vec<Row>,
+    /// The templates whose rows may still come or be kept.
+    templates: TemplateTable,
+    /// Templates forgotten while their rows are kept (offline), dropped after the next
+    /// write.
+    forgotten: Vec<u64>,
     /// What every hot row gets from the writer.
     context: RowContext,
     /// Length of the file up to the last whole line written.
@@ -832,6 +989,11 @@ impl<S: LineSink> WriterThread<S> {
         match msg {
             Msg::Row(row) => self.accept(row),
             Msg::Rows(rows) => rows.into_iter().for_each(|row| self.accept(row)),
+            Msg::Describe(template) => self.templates.describe(&template),
+            Msg::Forget(id) => match self.mode {
+                FlushMode::Online => self.templates.forget(id),
+                FlushMode::Offline => self.forgotten.push(id),
+            },
             Msg::Flush(reply) => {
                 self.write_out();
                 self.sync();
@@ -860,8 +1022,9 @@ impl<S: LineSink> WriterThread<S> {
                 }
                 serde_json::to_writer(&mut self.buf, &*record)
             }
-            Row::Iteration(row) => row.write_json(&mut self.buf, &mut self.context),
-            Row::Forward(row) => row.write_json(&mut self.buf, &mut self.context),
+            hot => self
+                .templates
+                .write_hot(&mut self.buf, &hot, &mut self.context),
         };
         match result {
             Ok(()) => {
@@ -892,6 +1055,9 @@ impl<S: LineSink> WriterThread<S> {
                     self.write_buf();
                 }
             }
+        }
+        for id in self.forgotten.drain(..) {
+            self.templates.forget(id);
         }
         self.write_buf();
     }
@@ -1172,34 +1338,47 @@ pub(crate) mod tests {
 
     #[test]
     fn hot_rows_read_back_as_task_records() {
-        let meta = Arc::new(LoopMeta {
+        let task_number = crate::capture::ids::next_sequence();
+        let looped = Template::Loop(LoopMeta {
+            id: next_template_id(),
             workflow_id: "w".into(),
-            activity_id: Arc::from("epochs_loop_iteration"),
+            activity_id: "epochs_loop_iteration".into(),
             parent_task_id: Some("p".into()),
             group_id: "g".into(),
-            item_name: Arc::from("epoch"),
-            json: OnceLock::new(),
+            item_name: "epoch".into(),
         });
-        let iteration = IterationRow {
-            meta,
-            task_id: "t".into(),
+        let (started, ended) = (Stamp::now(), Stamp::now());
+        let iteration = Row::Iteration(IterationRow {
+            template: looped.id(),
+            task: task_number,
             i: 3,
             item: Value::from(4),
             generated: Some(serde_json::json!({"train_loss": 1.5})),
             status: Status::Finished,
-            stderr: None,
-            started_at: 1.0,
-            ended_at: 2.0,
-            telemetry_at_end: None,
-        };
-        let Record::Task(task) = iteration.to_record() else {
+            started_at: started,
+            ended_at: ended,
+            extras: None,
+        });
+        let Record::Task(task) = hot_row_to_record(&looped, iteration) else {
             panic!("an iteration is a task")
         };
+        assert_eq!(task.task_id, TaskId::of_sequence(task_number).as_str());
+        assert_eq!(task.workflow_id, "w");
         assert_eq!(task.activity_id, "epochs_loop_iteration");
         assert_eq!(task.used, Some(serde_json::json!({"i": 3, "epoch": 4})));
         assert_eq!(task.group_id.as_deref(), Some("g"));
         assert_eq!(task.parent_task_id.as_deref(), Some("p"));
-        assert_eq!((task.started_at, task.ended_at), (Some(1.0), Some(2.0)));
+        assert_eq!(task.status, Some(Status::Finished));
+        assert_eq!(
+            (task.stderr.as_deref(), task.telemetry_at_end.as_ref()),
+            (None, None)
+        );
+        // Times are written to the microsecond.
+        let written = |stamp: Stamp| (stamp.unix_seconds() * 1e6).round() / 1e6;
+        assert_eq!(
+            (task.started_at, task.ended_at),
+            (Some(written(started)), Some(written(ended)))
+        );
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
 
         let tensor = TensorInspection {
@@ -1211,32 +1390,74 @@ pub(crate) mod tests {
             numel: 2,
             density: 0.5,
         };
-        let forward = ForwardRow {
-            task_id: "f".into(),
+        let module = Template::Forward(ForwardMeta {
+            id: next_template_id(),
             workflow_id: "m".into(),
-            activity_id: Arc::from("Model"),
-            subtype: "parent_forward",
+            activity_id: "Model".into(),
+            kind: ForwardKind::Parent,
+        });
+        let forward = Row::Forward(ForwardRow {
+            template: module.id(),
+            task: task_number + 1,
             parent_task_id: Some("t".into()),
             is_training: Some(false),
             used: Some(Box::new(tensor.clone())),
             generated: None,
             status: Status::Error,
-            stderr: Some("boom".into()),
-            started_at: 1.0,
-            ended_at: 2.0,
-            telemetry_at_end: Some(serde_json::json!({"cpu": {}})),
-        };
-        let Record::Task(task) = forward.to_record() else {
+            started_at: started,
+            ended_at: ended,
+            extras: RowExtras::of(Some("boom".into()), Some(serde_json::json!({"cpu": {}}))),
+        });
+        let Record::Task(task) = hot_row_to_record(&module, forward) else {
             panic!("a forward is a task")
         };
+        assert_eq!(task.workflow_id, "m");
+        assert_eq!(task.activity_id, "Model");
         assert_eq!(task.subtype.as_deref(), Some("parent_forward"));
+        assert_eq!(task.parent_task_id.as_deref(), Some("t"));
         assert_eq!(task.used, Some(tensor.to_json()));
         assert_eq!(
             task.custom_metadata,
             Some(serde_json::json!({"is_training": false}))
         );
         assert_eq!(task.stderr.as_deref(), Some("boom"));
+        assert_eq!(task.telemetry_at_end, Some(serde_json::json!({"cpu": {}})));
         assert_eq!(task.status, Some(Status::Error));
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
+    }
+
+    #[test]
+    fn a_row_of_an_unknown_template_is_lost_not_written() {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = FullDisk {
+            bytes: Arc::clone(&bytes),
+            capacity: usize::MAX,
+        };
+        let writer =
+            Writer::start(sink, 0, "t.jsonl".into(), FlushMode::Online, "c", None).unwrap();
+        writer.send(Row::Iteration(IterationRow {
+            template: next_template_id(),
+            task: 1,
+            i: 0,
+            item: Value::Null,
+            generated: None,
+            status: Status::Finished,
+            started_at: Stamp::now(),
+            ended_at: Stamp::now(),
+            extras: None,
+        }));
+        writer.send(task(1));
+        writer.flush();
+        let report = writer.report();
+        assert_eq!((report.rows, report.rows_lost), (1, 1));
+        assert_eq!(
+            bytes
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count(),
+            1
+        );
     }
 }

@@ -13,13 +13,17 @@
 //! Parent rows carry `telemetry_at_end` whenever a per-task telemetry kind is on.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
-use super::{Capture, TaskId, WorkflowId, drop_status, now};
+use super::ids::next_sequence;
+use super::{Capture, TaskId, WorkflowId, drop_status};
+use crate::clock::Stamp;
 use crate::record::Status;
 use crate::settings::{ChildrenMode, ForwardScope, Settings};
 use crate::tensor::{TensorFacts, TensorInspection};
-use crate::writer::{ForwardRow, Row};
+use crate::writer::{
+    ForwardKind, ForwardMeta, ForwardRow, Row, RowExtras, Template, next_template_id,
+};
 
 /// Decides, epoch by epoch, what forward capture does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,14 +118,22 @@ pub struct ForwardGuard {
 #[derive(Debug)]
 struct ForwardState {
     capture: Capture,
-    task_id: TaskId,
+    /// The number of the task id; the id's text is made only when asked for.
+    task: u64,
+    task_id: OnceLock<TaskId>,
+    template: u64,
     model: WorkflowId,
-    activity: Arc<str>,
     parent: Option<TaskId>,
     plan: ForwardPlan,
     is_training: bool,
     used: Option<Box<TensorInspection>>,
-    started_at: f64,
+    started_at: Stamp,
+}
+
+impl ForwardState {
+    fn task_id(&self) -> &TaskId {
+        self.task_id.get_or_init(|| TaskId::of_sequence(self.task))
+    }
 }
 
 impl ForwardGuard {
@@ -137,7 +149,7 @@ impl ForwardGuard {
         if !plan.parent || !capture.flags().instrumented || capture.stopped() {
             return ForwardGuard { state: None };
         }
-        let started_at = now();
+        let started_at = Stamp::now();
         let used = if plan.parent_tensors {
             input.map(inspect)
         } else {
@@ -146,9 +158,10 @@ impl ForwardGuard {
         ForwardGuard {
             state: Some(ForwardState {
                 capture: capture.clone(),
-                task_id: TaskId::fresh(),
+                task: next_sequence(),
+                task_id: OnceLock::new(),
+                template: forward_template(capture, model, activity, ForwardKind::Parent),
                 model: model.clone(),
-                activity: shared_name(activity),
                 parent: parent.cloned(),
                 plan: *plan,
                 is_training,
@@ -160,7 +173,7 @@ impl ForwardGuard {
 
     /// Returns the forward's task id, when captured.
     pub fn id(&self) -> Option<&TaskId> {
-        self.state.as_ref().map(|s| &s.task_id)
+        self.state.as_ref().map(ForwardState::task_id)
     }
 
     /// Tells whether child forwards are captured under this one.
@@ -174,7 +187,7 @@ impl ForwardGuard {
         let Some(parent) = self.state.as_ref().filter(|s| s.plan.children) else {
             return ChildGuard { state: None };
         };
-        let started_at = now();
+        let started_at = Stamp::now();
         let used = if parent.plan.child_tensors {
             input.map(inspect)
         } else {
@@ -183,10 +196,15 @@ impl ForwardGuard {
         ChildGuard {
             state: Some(ChildState {
                 capture: parent.capture.clone(),
-                task_id: TaskId::fresh(),
-                parent: parent.task_id.clone(),
-                model: parent.model.clone(),
-                activity: shared_name(activity),
+                task: next_sequence(),
+                task_id: OnceLock::new(),
+                parent: parent.task_id().clone(),
+                template: forward_template(
+                    &parent.capture,
+                    &parent.model,
+                    activity,
+                    ForwardKind::Child,
+                ),
                 tensors: parent.plan.child_tensors,
                 telemetry: parent.plan.child_telemetry,
                 used,
@@ -217,19 +235,16 @@ impl ForwardState {
     ) {
         let telemetry_at_end = self.capture.telemetry_snapshot();
         let row = ForwardRow {
-            task_id: self.task_id,
-            workflow_id: self.model,
-            activity_id: self.activity,
-            subtype: "parent_forward",
+            template: self.template,
+            task: self.task,
             parent_task_id: self.parent,
             is_training: Some(self.is_training),
             used: self.used,
             generated,
             status,
-            stderr,
             started_at: self.started_at,
-            ended_at: now(),
-            telemetry_at_end,
+            ended_at: Stamp::now(),
+            extras: RowExtras::of(stderr, telemetry_at_end),
         };
         self.capture.emit(Row::Forward(row));
     }
@@ -255,20 +270,23 @@ pub struct ChildGuard {
 #[derive(Debug)]
 struct ChildState {
     capture: Capture,
-    task_id: TaskId,
+    /// The number of the task id; the id's text is made only when asked for.
+    task: u64,
+    task_id: OnceLock<TaskId>,
     parent: TaskId,
-    model: WorkflowId,
-    activity: Arc<str>,
+    template: u64,
     tensors: bool,
     telemetry: bool,
     used: Option<Box<TensorInspection>>,
-    started_at: f64,
+    started_at: Stamp,
 }
 
 impl ChildGuard {
     /// Returns the child forward's task id, when captured.
     pub fn id(&self) -> Option<&TaskId> {
-        self.state.as_ref().map(|s| &s.task_id)
+        self.state
+            .as_ref()
+            .map(|s| s.task_id.get_or_init(|| TaskId::of_sequence(s.task)))
     }
 
     /// Ends the child forward; `output` is inspected when the plan inspects children.
@@ -297,19 +315,16 @@ impl ChildState {
             None
         };
         let row = ForwardRow {
-            task_id: self.task_id,
-            workflow_id: self.model,
-            activity_id: self.activity,
-            subtype: "child_forward",
+            template: self.template,
+            task: self.task,
             parent_task_id: Some(self.parent),
             is_training: None,
             used: self.used,
             generated,
             status,
-            stderr,
             started_at: self.started_at,
-            ended_at: now(),
-            telemetry_at_end,
+            ended_at: Stamp::now(),
+            extras: RowExtras::of(stderr, telemetry_at_end),
         };
         self.capture.emit(Row::Forward(row));
     }
@@ -324,24 +339,61 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Returns a shared copy of an activity name. Each thread keeps the last names it saw
-/// (a model's name and its children's), so a forward does not allocate its name.
-fn shared_name(name: &str) -> Arc<str> {
-    const KEPT: usize = 32;
-    thread_local! {
-        static NAMES: RefCell<Vec<Arc<str>>> = const { RefCell::new(Vec::new()) };
+/// Returns the template of the forwards of `activity` in `model`, describing it to the
+/// capture's writer the first time this thread sees it. Each thread keeps the
+/// templates it described last (a model's and its children's), so that a forward
+/// sends its row alone.
+fn forward_template(
+    capture: &Capture,
+    model: &WorkflowId,
+    activity: &str,
+    kind: ForwardKind,
+) -> u64 {
+    // A known shortcoming: a thread that cycles through more modules than this
+    // describes them again and again, and the writer keeps every description until it
+    // closes. Counting the open guards of each template would let the writer forget
+    // the ones no row can name any more.
+    const KEPT: usize = 256;
+    struct Known {
+        writer: u64,
+        model: WorkflowId,
+        activity: Box<str>,
+        kind: ForwardKind,
+        id: u64,
     }
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        if let Some(known) = names.iter().find(|known| ***known == *name) {
-            return Arc::clone(known);
+    thread_local! {
+        static KNOWN: RefCell<Vec<Known>> = const { RefCell::new(Vec::new()) };
+    }
+    // Without a writer no row goes anywhere; any id does.
+    let Some(writer) = capture.writer_id() else {
+        return 0;
+    };
+    KNOWN.with(|known| {
+        let mut known = known.borrow_mut();
+        let hit = known.iter().rev().find(|k| {
+            k.writer == writer && k.kind == kind && *k.activity == *activity && k.model == *model
+        });
+        if let Some(hit) = hit {
+            return hit.id;
         }
-        let made: Arc<str> = Arc::from(name);
-        if names.len() == KEPT {
-            names.remove(0);
+        let id = next_template_id();
+        capture.describe(Template::Forward(ForwardMeta {
+            id,
+            workflow_id: model.clone(),
+            activity_id: activity.to_owned(),
+            kind,
+        }));
+        if known.len() == KEPT {
+            known.remove(0);
         }
-        names.push(Arc::clone(&made));
-        made
+        known.push(Known {
+            writer,
+            model: model.clone(),
+            activity: activity.into(),
+            kind,
+            id,
+        });
+        id
     })
 }
 

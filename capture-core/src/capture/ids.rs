@@ -335,6 +335,16 @@ impl LastId {
 }
 
 impl TaskId {
+    /// Returns the id of a number from [`next_sequence`]: the text a writer writes for
+    /// a row that carries only the number.
+    pub(crate) fn of_sequence(number: u64) -> TaskId {
+        let text = LastId::formatted(number, number + 1);
+        TaskId(TaskIdRepr::Inline {
+            len: text.len,
+            bytes: text.bytes,
+        })
+    }
+
     /// Returns the raw text; ids are always valid UTF-8.
     pub(crate) fn text_bytes(&self) -> &[u8] {
         self.as_bytes()
@@ -365,6 +375,17 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 12_000);
+    }
+
+    #[test]
+    fn ids_of_sequence_numbers_look_like_fresh_ones_and_differ_from_them() {
+        let fresh = TaskId::fresh();
+        let numbered = TaskId::of_sequence(next_sequence());
+        let (prefix, number) = numbered.as_str().split_once('-').unwrap();
+        assert_eq!(prefix, fresh.as_str().split_once('-').unwrap().0);
+        assert!(number.parse::<u64>().is_ok(), "{numbered}");
+        assert_ne!(numbered, fresh);
+        assert_eq!(TaskId::of_sequence(1234).as_str(), format!("{prefix}-1234"));
     }
 
     #[test]

@@ -9,15 +9,17 @@
 //! gone. A loop that is off hands out empty guards and costs a branch per iteration.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Capture, TaskId, WorkflowId, drop_status, now};
+use super::ids::next_sequence;
+use super::{Capture, TaskId, WorkflowId, drop_status};
+use crate::clock::Stamp;
 use crate::record::Status;
 use crate::settings::LoopMode;
-use crate::writer::{IterationRow, LoopMeta, Row};
+use crate::writer::{IterationRow, LoopMeta, Row, RowExtras, Template, next_template_id};
 
 /// Captures the iterations of one loop. Make one per loop run (per epoch for batches).
 /// A lightweight loop writes its iterations when this and every guard it handed out are
@@ -31,7 +33,9 @@ pub struct LoopCapture {
 #[derive(Debug)]
 struct LoopState {
     capture: Capture,
-    meta: Arc<LoopMeta>,
+    /// The id the writer knows the loop's shared fields by.
+    id: u64,
+    group_id: TaskId,
     mode: LoopMode,
     telemetry: bool,
     next_index: AtomicU64,
@@ -45,6 +49,8 @@ impl Drop for LoopState {
         if !kept.is_empty() {
             self.capture.emit_all(kept);
         }
+        // Every row of the loop is queued by now: each guard holds the state.
+        self.capture.forget(self.id);
     }
 }
 
@@ -60,17 +66,20 @@ impl LoopCapture {
         let Some(mode) = mode.filter(|_| capture.flags().instrumented) else {
             return LoopCapture { state: None };
         };
-        let meta = LoopMeta {
+        let id = next_template_id();
+        let group_id = TaskId::fresh();
+        capture.describe(Template::Loop(LoopMeta {
+            id,
             workflow_id: workflow_id.clone(),
-            activity_id: Arc::from(format!("{loop_name}_iteration")),
+            activity_id: format!("{loop_name}_iteration"),
             parent_task_id: parent.cloned(),
-            group_id: TaskId::fresh(),
-            item_name: Arc::from(item_name),
-            json: std::sync::OnceLock::new(),
-        };
+            group_id: group_id.clone(),
+            item_name: item_name.to_owned(),
+        }));
         let state = LoopState {
             capture: capture.clone(),
-            meta: Arc::new(meta),
+            id,
+            group_id,
             mode,
             telemetry: mode == LoopMode::Default && capture.flags().telemetry,
             next_index: AtomicU64::new(0),
@@ -88,7 +97,7 @@ impl LoopCapture {
 
     /// Returns the id shared by the loop's iterations, when captured.
     pub fn group_id(&self) -> Option<&TaskId> {
-        self.state.as_ref().map(|s| &s.meta.group_id)
+        self.state.as_ref().map(|s| &s.group_id)
     }
 
     /// Opens the next iteration (`used.i` counts from 0) with `item` as its item.
@@ -162,10 +171,12 @@ pub struct IterationGuard {
 #[derive(Debug)]
 struct IterationState {
     lp: Arc<LoopState>,
-    task_id: TaskId,
+    /// The number of the task id; the id's text is made only when asked for.
+    task: u64,
+    task_id: OnceLock<TaskId>,
     i: u64,
     item: Value,
-    started_at: f64,
+    started_at: Stamp,
 }
 
 impl IterationGuard {
@@ -173,17 +184,20 @@ impl IterationGuard {
         IterationGuard {
             state: Some(IterationState {
                 lp: Arc::clone(lp),
-                task_id: TaskId::fresh(),
+                task: next_sequence(),
+                task_id: OnceLock::new(),
                 i: lp.next_index.fetch_add(1, Ordering::Relaxed),
                 item,
-                started_at: now(),
+                started_at: Stamp::now(),
             }),
         }
     }
 
     /// Returns the iteration's task id, when captured (the parent of nested rows).
     pub fn id(&self) -> Option<&TaskId> {
-        self.state.as_ref().map(|s| &s.task_id)
+        self.state
+            .as_ref()
+            .map(|s| s.task_id.get_or_init(|| TaskId::of_sequence(s.task)))
     }
 
     /// Ends the iteration with its outputs (`train_loss`/`val_loss`, `loss`).
@@ -204,16 +218,15 @@ impl IterationState {
             None
         };
         let row = Row::Iteration(IterationRow {
-            meta: Arc::clone(&lp.meta),
-            task_id: self.task_id,
+            template: lp.id,
+            task: self.task,
             i: self.i,
             item: self.item,
             generated,
             status,
-            stderr,
             started_at: self.started_at,
-            ended_at: now(),
-            telemetry_at_end,
+            ended_at: Stamp::now(),
+            extras: RowExtras::of(stderr, telemetry_at_end),
         });
         match lp.mode {
             LoopMode::Default => lp.capture.emit(row),

@@ -35,7 +35,7 @@ pub use workflow::{WorkflowBuilder, WorkflowGuard};
 use crate::record::Record;
 use crate::settings::{LoopMode, Settings, SettingsError};
 use crate::telemetry::TelemetryCollector;
-use crate::writer::{Enricher, Row, WriteFailure, WriteReport, Writer};
+use crate::writer::{Enricher, Row, Template, WriteFailure, WriteReport, Writer};
 
 /// How a capture is opened, beyond what the settings say.
 #[derive(Clone, Debug, Default)]
@@ -145,6 +145,7 @@ impl Capture {
     pub fn start(settings: Settings, options: CaptureOptions) -> Result<Capture, CaptureError> {
         settings.validate()?;
         install_panic_hook();
+        crate::clock::warm_up();
         let campaign_id: Arc<str> = match options.campaign_id {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().to_string()),
@@ -455,6 +456,23 @@ impl Capture {
         if let Some(writer) = &self.inner.writer {
             writer.send(row);
         }
+    }
+
+    fn describe(&self, template: Template) {
+        if let Some(writer) = &self.inner.writer {
+            writer.describe(template);
+        }
+    }
+
+    fn forget(&self, template: u64) {
+        if let Some(writer) = &self.inner.writer {
+            writer.forget(template);
+        }
+    }
+
+    /// Returns the id of the writer, when there is one.
+    fn writer_id(&self) -> Option<u64> {
+        self.inner.writer.as_ref().map(Writer::id)
     }
 
     fn emit_all(&self, rows: Vec<Row>) {
