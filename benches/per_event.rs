@@ -11,7 +11,10 @@
 //! other core during a burst. Cases:
 //!
 //! - `loop_default`, `loop_lightweight`: an epoch-loop iteration in each mode, ended
-//!   with `{"loss": x}` as the trainer ends its batch iterations;
+//!   with `end_numbers(&[("loss", x)])` as the trainer ends its batch iterations;
+//! - `loop_default_json`: `loop_default` ended with `end(json!({"loss": x}))` instead,
+//!   the caller's map allocated on this thread and freed on the writer's (no target:
+//!   it shows what an allocated output costs);
 //! - `loop_default_sustained`: `loop_default` back to back without pauses, so that the
 //!   queue fills and the loop runs at the writer's pace (no target: the writer bench
 //!   measures that pace);
@@ -68,9 +71,18 @@ fn time_bursts(iters: u64, capture: &Capture, mut burst: impl FnMut(u64) -> Dura
     total
 }
 
+/// How a benchmarked iteration hands over its loss.
+#[derive(Clone, Copy)]
+enum Outputs {
+    /// `end_numbers`, as the trainer does.
+    Numbers,
+    /// `end(json!(...))`.
+    Json,
+}
+
 /// Times `n` iterations of one captured epoch loop, from opening it to dropping it (a
 /// lightweight loop queues its rows then).
-fn time_one_loop(capture: &Capture, n: u64) -> Duration {
+fn time_one_loop(capture: &Capture, n: u64, outputs: Outputs) -> Duration {
     let (workflow, task) = ids();
     let mut x = 1.0;
     let start = Instant::now();
@@ -78,7 +90,10 @@ fn time_one_loop(capture: &Capture, n: u64) -> Duration {
     for i in 0..n {
         let iteration = epochs.iteration(i);
         x = work(black_box(x));
-        iteration.end(json!({ "loss": x }));
+        match outputs {
+            Outputs::Numbers => iteration.end_numbers(&[("loss", x)]),
+            Outputs::Json => iteration.end(json!({ "loss": x })),
+        }
     }
     drop(epochs);
     start.elapsed()
@@ -86,10 +101,10 @@ fn time_one_loop(capture: &Capture, n: u64) -> Duration {
 
 /// Times `iters` captured epoch-loop iterations, in bursts, of a fresh capture opened by
 /// `open`; the capture is closed (and its file removed) outside the timing.
-fn time_loop(iters: u64, open: impl FnOnce(&ScratchFile) -> Capture) -> Duration {
+fn time_loop(iters: u64, outputs: Outputs, open: impl FnOnce(&ScratchFile) -> Capture) -> Duration {
     let file = ScratchFile::new("per-event");
     let capture = open(&file);
-    let elapsed = time_bursts(iters, &capture, |n| time_one_loop(&capture, n));
+    let elapsed = time_bursts(iters, &capture, |n| time_one_loop(&capture, n, outputs));
     drop(capture);
     elapsed
 }
@@ -110,22 +125,27 @@ fn per_event(c: &mut Criterion) {
     });
 
     group.bench_function("capture_off", |b| {
-        b.iter_custom(|iters| time_loop(iters, |_| Capture::disabled()));
+        b.iter_custom(|iters| time_loop(iters, Outputs::Numbers, |_| Capture::disabled()));
     });
 
-    group.bench_function("loop_default", |b| {
-        b.iter_custom(|iters| {
-            time_loop(iters, |file| {
-                online_capture(file, "epoch_loop: default", false)
-            })
+    for (name, outputs) in [
+        ("loop_default", Outputs::Numbers),
+        ("loop_default_json", Outputs::Json),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                time_loop(iters, outputs, |file| {
+                    online_capture(file, "epoch_loop: default", false)
+                })
+            });
         });
-    });
+    }
 
     group.bench_function("loop_default_sustained", |b| {
         b.iter_custom(|iters| {
             let file = ScratchFile::new("per-event");
             let capture = online_capture(&file, "epoch_loop: default", false);
-            let elapsed = time_one_loop(&capture, iters);
+            let elapsed = time_one_loop(&capture, iters, Outputs::Numbers);
             drop(capture);
             elapsed
         });
@@ -133,7 +153,7 @@ fn per_event(c: &mut Criterion) {
 
     group.bench_function("loop_lightweight", |b| {
         b.iter_custom(|iters| {
-            time_loop(iters, |file| {
+            time_loop(iters, Outputs::Numbers, |file| {
                 online_capture(file, "epoch_loop: lightweight", false)
             })
         });
@@ -218,7 +238,7 @@ fn per_event(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                time_loop(iters, |file| {
+                time_loop(iters, Outputs::Numbers, |file| {
                     capture_with(file, "epoch_loop: default", false, "online", telemetry)
                 })
             });

@@ -335,12 +335,13 @@ pub fn overhead_target(backend: &str, function: &str) -> Option<f64> {
 }
 
 /// Tells whether a per-event case has the [`EVENT_TARGET_NS`] target: every case but
-/// the baselines, the telemetry cases and the sustained ones (which run at the
-/// writer's pace).
+/// the baselines, the telemetry cases, the sustained ones (which run at the writer's
+/// pace) and the one with an allocated JSON output (which shows the caller's cost).
 pub fn has_event_target(function: &str) -> bool {
     !matches!(function, "bare" | "capture_off")
         && !function.starts_with("telemetry")
         && !function.ends_with("_sustained")
+        && !function.ends_with("_json")
 }
 
 /// Prints the results as markdown: a heading, then one section per topic that has
@@ -761,6 +762,27 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_the_cases_capture_answers_for_have_the_event_target() {
+        for case in [
+            "loop_default",
+            "loop_lightweight",
+            "parent_forward",
+            "child_forward",
+        ] {
+            assert!(has_event_target(case), "{case}");
+        }
+        for case in [
+            "bare",
+            "capture_off",
+            "telemetry_cpu",
+            "loop_default_sustained",
+            "loop_default_json",
+        ] {
+            assert!(!has_event_target(case), "{case}");
+        }
     }
 
     #[test]

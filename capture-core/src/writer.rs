@@ -244,6 +244,45 @@ impl RowExtras {
     }
 }
 
+/// What an iteration ended with, its `generated`.
+#[derive(Debug)]
+pub(crate) enum Outputs {
+    /// Ended by drop: no `generated`.
+    Nothing,
+    /// Any JSON value.
+    Value(Value),
+    /// Named numbers, kept inline: the common case of losses costs no allocation (one
+    /// made on the capturing thread and freed on the writer's is slow with most
+    /// allocators).
+    Numbers(NumberOutputs),
+}
+
+/// Up to [`NumberOutputs::INLINE`] named numbers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NumberOutputs {
+    len: u8,
+    entries: [(&'static str, f64); NumberOutputs::INLINE],
+}
+
+impl NumberOutputs {
+    /// Most numbers kept inline.
+    pub(crate) const INLINE: usize = 2;
+
+    /// Keeps the outputs inline when there are few enough.
+    pub(crate) fn of(outputs: &[(&'static str, f64)]) -> Option<NumberOutputs> {
+        let mut entries = [("", 0.0); NumberOutputs::INLINE];
+        entries.get_mut(..outputs.len())?.copy_from_slice(outputs);
+        Some(NumberOutputs {
+            len: outputs.len() as u8,
+            entries,
+        })
+    }
+
+    fn entries(&self) -> &[(&'static str, f64)] {
+        &self.entries[..usize::from(self.len)]
+    }
+}
+
 /// One loop iteration (`epochs_loop_iteration`, `train_batch_iteration`, …).
 #[derive(Debug)]
 pub(crate) struct IterationRow {
@@ -253,7 +292,7 @@ pub(crate) struct IterationRow {
     pub(crate) task: u64,
     pub(crate) i: u64,
     pub(crate) item: Value,
-    pub(crate) generated: Option<Value>,
+    pub(crate) generated: Outputs,
     pub(crate) status: Status,
     pub(crate) started_at: Stamp,
     pub(crate) ended_at: Stamp,
@@ -420,9 +459,26 @@ impl IterationRow {
         out.push(b':');
         json::value(out, &self.item)?;
         out.push(b'}');
-        if let Some(generated) = &self.generated {
-            json::key(out, "generated");
-            json::value(out, generated)?;
+        match &self.generated {
+            Outputs::Nothing => {}
+            Outputs::Value(generated) => {
+                json::key(out, "generated");
+                json::value(out, generated)?;
+            }
+            Outputs::Numbers(numbers) => {
+                json::key(out, "generated");
+                out.push(b'{');
+                for (n, (name, number)) in numbers.entries().iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    json::string(out, name);
+                    out.push(b':');
+                    // As `Value::from` has it: a number JSON cannot hold is null.
+                    json::value(out, &Value::from(*number))?;
+                }
+                out.push(b'}');
+            }
         }
         json::end(
             out,
@@ -1353,7 +1409,9 @@ pub(crate) mod tests {
             task: task_number,
             i: 3,
             item: Value::from(4),
-            generated: Some(serde_json::json!({"train_loss": 1.5})),
+            generated: Outputs::Numbers(
+                NumberOutputs::of(&[("train_loss", 1.5), ("val_loss", f64::NAN)]).unwrap(),
+            ),
             status: Status::Finished,
             started_at: started,
             ended_at: ended,
@@ -1366,6 +1424,10 @@ pub(crate) mod tests {
         assert_eq!(task.workflow_id, "w");
         assert_eq!(task.activity_id, "epochs_loop_iteration");
         assert_eq!(task.used, Some(serde_json::json!({"i": 3, "epoch": 4})));
+        assert_eq!(
+            task.generated,
+            Some(serde_json::json!({"train_loss": 1.5, "val_loss": f64::NAN}))
+        );
         assert_eq!(task.group_id.as_deref(), Some("g"));
         assert_eq!(task.parent_task_id.as_deref(), Some("p"));
         assert_eq!(task.status, Some(Status::Finished));
@@ -1440,7 +1502,7 @@ pub(crate) mod tests {
             task: 1,
             i: 0,
             item: Value::Null,
-            generated: None,
+            generated: Outputs::Nothing,
             status: Status::Finished,
             started_at: Stamp::now(),
             ended_at: Stamp::now(),

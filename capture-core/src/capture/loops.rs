@@ -19,7 +19,9 @@ use super::{Capture, TaskId, WorkflowId, drop_status};
 use crate::clock::Stamp;
 use crate::record::Status;
 use crate::settings::LoopMode;
-use crate::writer::{IterationRow, LoopMeta, Row, RowExtras, Template, next_template_id};
+use crate::writer::{
+    IterationRow, LoopMeta, NumberOutputs, Outputs, Row, RowExtras, Template, next_template_id,
+};
 
 /// Captures the iterations of one loop. Make one per loop run (per epoch for batches).
 /// A lightweight loop writes its iterations when this and every guard it handed out are
@@ -203,13 +205,31 @@ impl IterationGuard {
     /// Ends the iteration with its outputs (`train_loss`/`val_loss`, `loss`).
     pub fn end(mut self, generated: Value) {
         if let Some(state) = self.state.take() {
-            state.emit(Some(generated), Status::Finished, None);
+            state.emit(Outputs::Value(generated), Status::Finished, None);
+        }
+    }
+
+    /// Ends the iteration with named numbers as its outputs: `end_numbers(&[("loss",
+    /// x)])` writes the row `end(json!({"loss": x}))` would, in the order given, without
+    /// allocating for up to two numbers (the losses of an epoch or a batch).
+    pub fn end_numbers(mut self, outputs: &[(&'static str, f64)]) {
+        if let Some(state) = self.state.take() {
+            let generated = match NumberOutputs::of(outputs) {
+                Some(numbers) => Outputs::Numbers(numbers),
+                None => Outputs::Value(Value::Object(
+                    outputs
+                        .iter()
+                        .map(|&(name, number)| (name.to_owned(), Value::from(number)))
+                        .collect(),
+                )),
+            };
+            state.emit(generated, Status::Finished, None);
         }
     }
 }
 
 impl IterationState {
-    fn emit(self, generated: Option<Value>, status: Status, stderr: Option<String>) {
+    fn emit(self, generated: Outputs, status: Status, stderr: Option<String>) {
         let lp = self.lp;
         // After a write failure the row is only counted, so telemetry is not taken.
         let telemetry_at_end = if lp.telemetry && !lp.capture.stopped() {
@@ -241,7 +261,7 @@ impl Drop for IterationGuard {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let (status, stderr) = drop_status();
-            state.emit(None, status, stderr);
+            state.emit(Outputs::Nothing, status, stderr);
         }
     }
 }

@@ -236,7 +236,7 @@ pub fn model_train(
 
         // The epoch's row is written before the checkpoint: a save that fails leaves the
         // epoch with its losses, and the error on the model_train row.
-        iteration.end(json!({"train_loss": train_loss, "val_loss": val_loss}));
+        iteration.end_numbers(&[("train_loss", train_loss), ("val_loss", val_loss)]);
         if best.is_none_or(|(loss, _)| val_loss < loss) {
             best = Some((val_loss, epoch));
             save_checkpoint(&model, &checkpoint)?;
@@ -378,7 +378,7 @@ impl Pass<'_> {
             model = optimizer.step(lr, model, grads);
             trace!(batch = window.index, loss = loss_value, "train step");
             total += loss_value;
-            iteration.end(json!({"loss": loss_value}));
+            iteration.end_numbers(&[("loss", loss_value)]);
         }
         (model, total / windows.len().max(1) as f64)
     }
@@ -435,7 +435,7 @@ impl Pass<'_> {
                 .into_scalar::<f64>();
             total += loss_value;
             if let Some(iteration) = iteration {
-                iteration.end(json!({"loss": loss_value}));
+                iteration.end_numbers(&[("loss", loss_value)]);
             }
         }
         let last_offset = windows.last().map_or(0, |w| w.offset);
