@@ -103,7 +103,7 @@ impl Producer {
                 let epochs = capture.epoch_loop(&TaskId::from("bench-task"), &workflow);
                 for i in 0..n {
                     let iteration = epochs.iteration(i);
-                    iteration.end(json!({ "loss": black_box(5.0 - i as f64 * 1e-6) }));
+                    iteration.end_numbers(&[("loss", black_box(5.0 - i as f64 * 1e-6))]);
                 }
             }
             RowKind::Level7 => {
