@@ -39,7 +39,7 @@
 //!
 //! - `training` (default): the training bench, which needs the trainer (and burn).
 //! - `wgpu` (default): the trainer's wgpu backend, for the training bench's wgpu cases
-//!   (run only when `BENCH_WGPU=1`).
+//!   (on a hardware adapter by themselves, on a software one with `BENCH_WGPU=1`).
 
 #![deny(missing_docs)]
 
@@ -49,7 +49,7 @@ pub mod report;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use capture_core::{Capture, CaptureOptions, Settings, TensorFacts};
+use capture_core::{Capture, CaptureOptions, Settings, Shape, TensorFacts};
 
 /// A tensor made of plain facts: what a framework's [`TensorFacts`] would report, at
 /// the cost of reading a few fields.
@@ -84,12 +84,12 @@ impl FakeTensor {
 }
 
 impl TensorFacts for FakeTensor {
-    fn shape(&self) -> Vec<usize> {
-        self.shape.clone()
+    fn shape(&self) -> Shape {
+        Shape::from(self.shape.as_slice())
     }
 
-    fn device(&self) -> String {
-        "cpu".to_owned()
+    fn device(&self) -> &str {
+        "cpu"
     }
 
     fn dtype_size(&self) -> usize {

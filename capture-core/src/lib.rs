@@ -107,5 +107,5 @@ pub use settings::{
     ProjectSettings, Settings, SettingsError, TelemetrySettings, TorchSettings,
 };
 pub use telemetry::TelemetryCollector;
-pub use tensor::{TensorFacts, TensorInspection};
+pub use tensor::{DeviceLabel, Shape, TensorFacts, TensorInspection};
 pub use writer::{WriteFailure, WriteReport};

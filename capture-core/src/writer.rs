@@ -308,12 +308,48 @@ pub(crate) struct ForwardRow {
     pub(crate) task: u64,
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) is_training: Option<bool>,
-    pub(crate) used: Option<Box<TensorInspection>>,
-    pub(crate) generated: Option<Box<TensorInspection>>,
+    /// The tensor inspections. Capturing threads leave this empty and send the
+    /// inspections ahead of the row ([`Writer::inspection`]); the writer thread puts
+    /// them here. Inline they would double the size of every row in the queue, and a
+    /// box made on the capturing thread would be freed on the writer's (slow).
+    pub(crate) tensors: Option<Box<Inspections>>,
     pub(crate) status: Status,
     pub(crate) started_at: Stamp,
     pub(crate) ended_at: Stamp,
     pub(crate) extras: Option<Box<RowExtras>>,
+}
+
+/// The tensors a forward inspected: its input (`used`) and output (`generated`).
+#[derive(Debug, Default)]
+pub(crate) struct Inspections {
+    pub(crate) used: Option<TensorInspection>,
+    pub(crate) generated: Option<TensorInspection>,
+}
+
+/// Which side of a forward a tensor inspection is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The input, written under `used`.
+    Used,
+    /// The output, written under `generated`.
+    Generated,
+}
+
+impl Inspections {
+    fn set(&mut self, side: Side, inspection: TensorInspection) {
+        match side {
+            Side::Used => self.used = Some(inspection),
+            Side::Generated => self.generated = Some(inspection),
+        }
+    }
+}
+
+/// A tensor inspection on its way to the writer, ahead of the row of forward `task`.
+#[derive(Debug)]
+pub(crate) struct InspectionMsg {
+    task: u64,
+    side: Side,
+    inspection: TensorInspection,
 }
 
 /// What the writer adds to every hot row, prepared once per writer.
@@ -510,12 +546,13 @@ impl ForwardRow {
             json::key(out, "parent_task_id");
             json::id(out, parent);
         }
-        if let Some(used) = &self.used {
+        let tensors = self.tensors.as_deref();
+        if let Some(used) = tensors.and_then(|t| t.used.as_ref()) {
             out.extend_from_slice(b",\"used\":{\"tensor\":");
             json::value(out, used)?;
             out.push(b'}');
         }
-        if let Some(generated) = &self.generated {
+        if let Some(generated) = tensors.and_then(|t| t.generated.as_ref()) {
             out.extend_from_slice(b",\"generated\":{\"tensor\":");
             json::value(out, generated)?;
             out.push(b'}');
@@ -783,6 +820,8 @@ impl LineSink for File {
 enum Msg {
     Row(Row),
     Rows(Vec<Row>),
+    /// A tensor inspection of a forward whose row follows.
+    Inspection(InspectionMsg),
     /// A template whose rows follow.
     Describe(Box<Template>),
     /// A template none of whose rows follow.
@@ -853,6 +892,7 @@ impl Writer {
             kept: Vec::new(),
             templates: TemplateTable::default(),
             forgotten: Vec::new(),
+            inspections: HashMap::new(),
             committed: start_len,
             path: path.clone(),
         };
@@ -881,6 +921,20 @@ impl Writer {
         if n > 0 {
             self.send_msg(Msg::Rows(rows), n);
         }
+    }
+
+    /// Sends a tensor inspection of forward `task` ahead of its row, which the writer
+    /// thread attaches it to: a row stays small in the queue and nothing allocated here
+    /// is freed there.
+    pub(crate) fn inspection(&self, task: u64, side: Side, inspection: TensorInspection) {
+        self.send_msg(
+            Msg::Inspection(InspectionMsg {
+                task,
+                side,
+                inspection,
+            }),
+            0,
+        );
     }
 
     /// Tells the writer about a template before its first row.
@@ -987,6 +1041,8 @@ struct WriterThread<S: LineSink> {
     buf_rows: u64,
     /// Rows kept in offline mode until a flush.
     kept: Vec<Row>,
+    /// Inspections whose forward row has not come yet, by task number.
+    inspections: HashMap<u64, Inspections>,
     /// The templates whose rows may still come or be kept.
     templates: TemplateTable,
     /// Templates forgotten while their rows are kept (offline), dropped after the next
@@ -1045,6 +1101,11 @@ impl<S: LineSink> WriterThread<S> {
         match msg {
             Msg::Row(row) => self.accept(row),
             Msg::Rows(rows) => rows.into_iter().for_each(|row| self.accept(row)),
+            Msg::Inspection(msg) => self
+                .inspections
+                .entry(msg.task)
+                .or_default()
+                .set(msg.side, msg.inspection),
             Msg::Describe(template) => self.templates.describe(&template),
             Msg::Forget(id) => match self.mode {
                 FlushMode::Online => self.templates.forget(id),
@@ -1058,7 +1119,13 @@ impl<S: LineSink> WriterThread<S> {
         }
     }
 
-    fn accept(&mut self, row: Row) {
+    fn accept(&mut self, mut row: Row) {
+        if let Row::Forward(forward) = &mut row
+            && !self.inspections.is_empty()
+            && let Some(tensors) = self.inspections.remove(&forward.task)
+        {
+            forward.tensors = Some(Box::new(tensors));
+        }
         if self.stats.is_stopped() {
             self.stats.lose(1);
             return;
@@ -1446,7 +1513,7 @@ pub(crate) mod tests {
         let tensor = TensorInspection {
             id: 1,
             is_sparse: false,
-            shape: vec![2],
+            shape: [2].into(),
             device: "cpu".into(),
             nbytes: 8,
             numel: 2,
@@ -1463,8 +1530,10 @@ pub(crate) mod tests {
             task: task_number + 1,
             parent_task_id: Some("t".into()),
             is_training: Some(false),
-            used: Some(Box::new(tensor.clone())),
-            generated: None,
+            tensors: Some(Box::new(Inspections {
+                used: Some(tensor.clone()),
+                generated: None,
+            })),
             status: Status::Error,
             started_at: started,
             ended_at: ended,

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use burn::tensor::{Int, Tensor};
-use capture_core::TensorFacts;
+use capture_core::{Shape, TensorFacts};
 
 use crate::model::{Flow, FlowTensor};
 
@@ -56,15 +56,15 @@ impl<'a> BurnTensorFacts<'a> {
 }
 
 impl TensorFacts for BurnTensorFacts<'_> {
-    fn shape(&self) -> Vec<usize> {
+    fn shape(&self) -> Shape {
         match self.flow.tensor {
-            FlowTensor::Tokens(t) => t.dims().to_vec(),
-            FlowTensor::Activations(t) => t.dims().to_vec(),
+            FlowTensor::Tokens(t) => Shape::from(t.dims()),
+            FlowTensor::Activations(t) => Shape::from(t.dims()),
         }
     }
 
-    fn device(&self) -> String {
-        self.device.to_owned()
+    fn device(&self) -> &str {
+        self.device
     }
 
     fn dtype_size(&self) -> usize {
@@ -75,7 +75,7 @@ impl TensorFacts for BurnTensorFacts<'_> {
     }
 
     fn density(&self) -> f64 {
-        let numel = self.numel();
+        let numel = self.shape().numel();
         if numel == 0 {
             return 0.0;
         }
@@ -103,10 +103,10 @@ mod tests {
             Tensor::<2, Int>::from_data(TensorData::new(vec![0i64, 3, 0, 5], [2, 2]), &device);
         let facts = BurnTensorFacts::tokens(&ids, 7, "cpu");
         assert_eq!(facts.shape(), [2, 2]);
-        assert_eq!(facts.numel(), 4);
+        assert_eq!(facts.shape().numel(), 4);
         assert_eq!(facts.density(), 0.5);
         assert_eq!(facts.dtype_size(), ids.dtype().size());
-        assert_eq!((facts.id(), facts.device()), (7, "cpu".to_owned()));
+        assert_eq!((facts.id(), facts.device()), (7, "cpu"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::record::Status;
 use crate::settings::{ChildrenMode, ForwardScope, Settings};
 use crate::tensor::{TensorFacts, TensorInspection};
 use crate::writer::{
-    ForwardKind, ForwardMeta, ForwardRow, Row, RowExtras, Template, next_template_id,
+    ForwardKind, ForwardMeta, ForwardRow, Row, RowExtras, Side, Template, next_template_id,
 };
 
 /// Decides, epoch by epoch, what forward capture does.
@@ -126,7 +126,6 @@ struct ForwardState {
     parent: Option<TaskId>,
     plan: ForwardPlan,
     is_training: bool,
-    used: Option<Box<TensorInspection>>,
     started_at: Stamp,
 }
 
@@ -150,22 +149,20 @@ impl ForwardGuard {
             return ForwardGuard { state: None };
         }
         let started_at = Stamp::now();
-        let used = if plan.parent_tensors {
-            input.map(inspect)
-        } else {
-            None
-        };
+        let task = next_sequence();
+        if plan.parent_tensors {
+            inspect(capture, task, Side::Used, input);
+        }
         ForwardGuard {
             state: Some(ForwardState {
                 capture: capture.clone(),
-                task: next_sequence(),
+                task,
                 task_id: OnceLock::new(),
                 template: forward_template(capture, model, activity, ForwardKind::Parent),
                 model: model.clone(),
                 parent: parent.cloned(),
                 plan: *plan,
                 is_training,
-                used,
                 started_at,
             }),
         }
@@ -182,21 +179,21 @@ impl ForwardGuard {
     }
 
     /// Opens a child forward (`subtype: child_forward`, `activity_id` the child's type
-    /// name) under this one; a no-op guard when children are not captured.
-    pub fn child(&self, activity: &str, input: Option<&dyn TensorFacts>) -> ChildGuard {
+    /// name) under this one; a no-op guard when children are not captured. The child
+    /// borrows its parent: it ends before the parent does.
+    pub fn child(&self, activity: &str, input: Option<&dyn TensorFacts>) -> ChildGuard<'_> {
         let Some(parent) = self.state.as_ref().filter(|s| s.plan.children) else {
             return ChildGuard { state: None };
         };
         let started_at = Stamp::now();
-        let used = if parent.plan.child_tensors {
-            input.map(inspect)
-        } else {
-            None
-        };
+        let task = next_sequence();
+        if parent.plan.child_tensors {
+            inspect(&parent.capture, task, Side::Used, input);
+        }
         ChildGuard {
             state: Some(ChildState {
-                capture: parent.capture.clone(),
-                task: next_sequence(),
+                capture: &parent.capture,
+                task,
                 task_id: OnceLock::new(),
                 parent: parent.task_id().clone(),
                 template: forward_template(
@@ -207,7 +204,6 @@ impl ForwardGuard {
                 ),
                 tensors: parent.plan.child_tensors,
                 telemetry: parent.plan.child_telemetry,
-                used,
                 started_at,
             }),
         }
@@ -216,31 +212,23 @@ impl ForwardGuard {
     /// Ends the forward; `output` is inspected when the plan inspects parent tensors.
     pub fn end(mut self, output: Option<&dyn TensorFacts>) {
         if let Some(state) = self.state.take() {
-            let generated = if state.plan.parent_tensors {
-                output.map(inspect)
-            } else {
-                None
-            };
-            state.emit(generated, Status::Finished, None);
+            if state.plan.parent_tensors {
+                inspect(&state.capture, state.task, Side::Generated, output);
+            }
+            state.emit(Status::Finished, None);
         }
     }
 }
 
 impl ForwardState {
-    fn emit(
-        self,
-        generated: Option<Box<TensorInspection>>,
-        status: Status,
-        stderr: Option<String>,
-    ) {
+    fn emit(self, status: Status, stderr: Option<String>) {
         let telemetry_at_end = self.capture.telemetry_snapshot();
         let row = ForwardRow {
             template: self.template,
             task: self.task,
             parent_task_id: self.parent,
             is_training: Some(self.is_training),
-            used: self.used,
-            generated,
+            tensors: None,
             status,
             started_at: self.started_at,
             ended_at: Stamp::now(),
@@ -254,7 +242,7 @@ impl Drop for ForwardGuard {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let (status, stderr) = drop_status();
-            state.emit(None, status, stderr);
+            state.emit(status, stderr);
         }
     }
 }
@@ -263,13 +251,14 @@ impl Drop for ForwardGuard {
 /// row is written without outputs (`ERROR` when the thread is panicking).
 #[must_use = "dropping the guard ends the child forward at once"]
 #[derive(Debug)]
-pub struct ChildGuard {
-    state: Option<ChildState>,
+pub struct ChildGuard<'a> {
+    state: Option<ChildState<'a>>,
 }
 
 #[derive(Debug)]
-struct ChildState {
-    capture: Capture,
+struct ChildState<'a> {
+    /// The parent's capture, borrowed: a child costs no reference count.
+    capture: &'a Capture,
     /// The number of the task id; the id's text is made only when asked for.
     task: u64,
     task_id: OnceLock<TaskId>,
@@ -277,11 +266,10 @@ struct ChildState {
     template: u64,
     tensors: bool,
     telemetry: bool,
-    used: Option<Box<TensorInspection>>,
     started_at: Stamp,
 }
 
-impl ChildGuard {
+impl ChildGuard<'_> {
     /// Returns the child forward's task id, when captured.
     pub fn id(&self) -> Option<&TaskId> {
         self.state
@@ -292,23 +280,16 @@ impl ChildGuard {
     /// Ends the child forward; `output` is inspected when the plan inspects children.
     pub fn end(mut self, output: Option<&dyn TensorFacts>) {
         if let Some(state) = self.state.take() {
-            let generated = if state.tensors {
-                output.map(inspect)
-            } else {
-                None
-            };
-            state.emit(generated, Status::Finished, None);
+            if state.tensors {
+                inspect(state.capture, state.task, Side::Generated, output);
+            }
+            state.emit(Status::Finished, None);
         }
     }
 }
 
-impl ChildState {
-    fn emit(
-        self,
-        generated: Option<Box<TensorInspection>>,
-        status: Status,
-        stderr: Option<String>,
-    ) {
+impl ChildState<'_> {
+    fn emit(self, status: Status, stderr: Option<String>) {
         let telemetry_at_end = if self.telemetry {
             self.capture.telemetry_snapshot()
         } else {
@@ -319,8 +300,7 @@ impl ChildState {
             task: self.task,
             parent_task_id: Some(self.parent),
             is_training: None,
-            used: self.used,
-            generated,
+            tensors: None,
             status,
             started_at: self.started_at,
             ended_at: Stamp::now(),
@@ -330,11 +310,11 @@ impl ChildState {
     }
 }
 
-impl Drop for ChildGuard {
+impl Drop for ChildGuard<'_> {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let (status, stderr) = drop_status();
-            state.emit(None, status, stderr);
+            state.emit(status, stderr);
         }
     }
 }
@@ -397,8 +377,12 @@ fn forward_template(
     })
 }
 
-fn inspect(tensor: &dyn TensorFacts) -> Box<TensorInspection> {
-    Box::new(TensorInspection::of(tensor))
+/// Inspects `tensor`, when there is one, and sends the inspection ahead of the row of
+/// forward `task`.
+fn inspect(capture: &Capture, task: u64, side: Side, tensor: Option<&dyn TensorFacts>) {
+    if let Some(tensor) = tensor {
+        capture.inspection(task, side, TensorInspection::of(tensor));
+    }
 }
 
 #[cfg(test)]

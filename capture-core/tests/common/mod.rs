@@ -4,18 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
-use capture_core::{Capture, CaptureOptions, Settings, TensorFacts};
+use capture_core::{Capture, CaptureOptions, Settings, Shape, TensorFacts};
 use serde_json::json;
 
 /// A tensor made of plain facts.
 pub struct FakeTensor(pub Vec<usize>);
 
 impl TensorFacts for FakeTensor {
-    fn shape(&self) -> Vec<usize> {
-        self.0.clone()
+    fn shape(&self) -> Shape {
+        Shape::from(self.0.as_slice())
     }
-    fn device(&self) -> String {
-        "cpu".into()
+    fn device(&self) -> &str {
+        "cpu"
     }
     fn dtype_size(&self) -> usize {
         4

@@ -66,7 +66,7 @@ impl ForwardCapture<'_> {
 /// Opens a child row when a child starts and ends it when the child is done.
 struct ChildCapture<'a> {
     parent: &'a ForwardGuard,
-    open: Option<ChildGuard>,
+    open: Option<ChildGuard<'a>>,
     device_label: &'a str,
 }
 
