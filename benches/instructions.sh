@@ -4,12 +4,15 @@
 # off's as a markdown table. Unlike the training bench's timings, the counts do not
 # move with the load of a shared machine; they leave out what instructions do not
 # show (system calls, waits, cache misses). About five minutes per case on a small
-# machine: `CASES="off level-6"` picks some.
+# machine: `CASES="off level-6"` picks some. The counts are also left in the criterion
+# folder, where `bench-report` finds them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet --profile bench -p capture-benches --example one_campaign
+# The example trains on the CPU only: wgpu is left out of the build.
+cargo build --quiet --profile bench -p capture-benches --no-default-features \
+    --features training --example one_campaign
 binary="$target_dir/release/examples/one_campaign"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -22,6 +25,19 @@ for case in $cases; do
     count[$case]=$(grep -o 'refs: *[0-9,]*' "$out/$case.log" | tr -dc '0-9')
     printf '%s: %s instructions\n' "$case" "${count[$case]}" >&2
 done
+
+# Left for `bench-report`, which prints them after criterion's results.
+criterion_dir="${CRITERION_HOME:-$target_dir/criterion}"
+mkdir -p "$criterion_dir"
+{
+    printf '{"cases": ['
+    sep=""
+    for case in $cases; do
+        printf '%s{"case": "%s", "instructions": %s}' "$sep" "$case" "${count[$case]}"
+        sep=", "
+    done
+    printf ']}\n'
+} > "$criterion_dir/training_instructions.json"
 
 printf '| case | instructions | over capture off |\n| --- | ---: | ---: |\n'
 for case in $cases; do

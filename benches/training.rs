@@ -12,9 +12,11 @@
 //!
 //! Knobs, all environment variables:
 //!
-//! - `BENCH_WGPU=1`: run the wgpu cases too (the `wgpu` feature, on by default, must be
-//!   built in). The first campaign on Mesa's lavapipe compiles its kernels, about two
-//!   minutes on a small machine; it runs once, untimed, before the cases.
+//! - `BENCH_WGPU`: the wgpu cases (the `wgpu` feature, on by default, must be built in)
+//!   run by themselves when wgpu finds a hardware adapter; `BENCH_WGPU=1` runs them on a
+//!   software adapter too (Mesa's lavapipe: its first campaign compiles kernels for
+//!   about two minutes on a small machine, once, untimed, before the cases), and
+//!   `BENCH_WGPU=0` skips them.
 //! - `WIKITEXT_DIR=<folder>`: train on a WikiText-2 copy (`wiki.*.tokens`) instead of the
 //!   embedded excerpt, with `BENCH_SUBSET_SIZE` rows of each split (default 100), for a
 //!   longer run in which the capture's share is smaller still.
@@ -239,25 +241,18 @@ fn training(c: &mut Criterion) {
     let clock = Clock::from_env();
     println!("training bench: timing with the {clock:?} clock");
     bench_backend(c, BackendKind::Cpu, &levels, clock);
-    if wgpu_requested() {
-        match trainer::device::select(BackendKind::Wgpu) {
-            Ok(selected) => {
-                println!("training bench: wgpu on {}", selected.info.device);
-                bench_backend(c, BackendKind::Wgpu, &levels, clock);
-            }
-            Err(err) => println!("training bench: wgpu cases skipped: {err}"),
-        }
+    if wgpu_wanted() {
+        bench_backend(c, BackendKind::Wgpu, &levels, clock);
     }
     capture_benches::print_summary("training_", started);
 }
 
-/// Tells whether the wgpu cases should run, saying why not when they should not.
-fn wgpu_requested() -> bool {
-    if std::env::var_os("BENCH_WGPU").is_none_or(|v| v != "1") {
-        println!(
-            "training bench: wgpu cases skipped: set BENCH_WGPU=1 to run them (on lavapipe \
-             the first campaign compiles kernels for about two minutes)"
-        );
+/// Tells whether the wgpu cases should run, saying why when they do not: on a hardware
+/// adapter unless `BENCH_WGPU=0`, on a software one only with `BENCH_WGPU=1`.
+fn wgpu_wanted() -> bool {
+    let asked = std::env::var("BENCH_WGPU").ok();
+    if asked.as_deref() == Some("0") {
+        println!("training bench: wgpu cases skipped: BENCH_WGPU=0");
         return false;
     }
     if !cfg!(feature = "wgpu") {
@@ -267,6 +262,23 @@ fn wgpu_requested() -> bool {
         );
         return false;
     }
+    let selected = match trainer::device::select(BackendKind::Wgpu) {
+        Ok(selected) => selected,
+        Err(err) => {
+            println!("training bench: wgpu cases skipped: {err}");
+            return false;
+        }
+    };
+    let software = selected.info.device_type.as_deref() == Some("Cpu");
+    if software && asked.as_deref() != Some("1") {
+        println!(
+            "training bench: wgpu cases skipped: {} is a software adapter; set BENCH_WGPU=1 \
+             to run them there (its first campaign compiles kernels for about two minutes)",
+            selected.info
+        );
+        return false;
+    }
+    println!("training bench: wgpu on {}", selected.info);
     true
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CPU job: format, lints, the README's test command (with wgpu over Mesa's lavapipe),
-# then a check that Flowcept's own reader loads a file the trainer wrote.
+# one run of each capture bench, then a check that Flowcept's own reader loads a file the
+# trainer wrote.
 # Runs the same locally, in .ci/run and in GitHub Actions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "the capture benches run once (criterion --test)"
+# The per-event and writer benches, built optimised without the trainer: a broken
+# bench fails here rather than on the GPU runner. The training bench needs burn in
+# release (tens of minutes cold) and is left to ci/gpu.sh.
+cargo bench --locked -p capture-benches --no-default-features -- --test
 
 step "Flowcept's reader loads what the trainer writes"
 # Flowcept 1.0.3 and pandas from PyPI in a virtual environment kept beside the target dir.

@@ -2,7 +2,8 @@
 //! profiler or an instruction counter: the training bench's unit of work, alone.
 //!
 //! ```text
-//! cargo build --profile bench -p capture-benches --example one_campaign
+//! cargo build --profile bench -p capture-benches --no-default-features --features training \
+//!     --example one_campaign
 //! valgrind --tool=callgrind target/release/examples/one_campaign level-6
 //! ```
 //!

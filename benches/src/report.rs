@@ -43,6 +43,82 @@ pub const MACHINE_FILE: &str = "capture-benches-machine.json";
 /// in interleaved rounds ([`PairedOverheads`]).
 pub const PAIRED_FILE: &str = "paired_overhead.json";
 
+/// The name of the file, at the top of the criterion folder, in which
+/// `benches/instructions.sh` leaves the instruction counts of one campaign per case
+/// ([`InstructionCounts`]).
+pub const INSTRUCTIONS_FILE: &str = "training_instructions.json";
+
+/// Instructions executed by one default campaign, all threads together, with capture
+/// off and at some levels, as callgrind counted them. Unlike timings they do not move
+/// with the load of the machine, so they resolve overheads far below a timing's noise;
+/// they leave out what instructions do not show (system calls, waits, cache misses).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructionCounts {
+    /// One entry per case, `off` first.
+    pub cases: Vec<InstructionCount>,
+}
+
+/// The instructions of one case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstructionCount {
+    /// `off` or `level-<n>`.
+    pub case: String,
+    /// Instructions executed.
+    pub instructions: u64,
+}
+
+/// Reads the instruction counts `benches/instructions.sh` left in `dir`, when there are
+/// any; a broken file is logged and skipped.
+pub fn read_instructions(dir: &Path) -> Option<InstructionCounts> {
+    let path = dir.join(INSTRUCTIONS_FILE);
+    if !path.is_file() {
+        return None;
+    }
+    read_json(&path)
+        .inspect_err(|err| tracing::warn!(error = %err, "ignoring the instruction counts"))
+        .ok()
+}
+
+/// Prints the instruction counts as a markdown table: each level's count over capture
+/// off's, against the CPU targets of [`overhead_target`].
+pub fn render_instructions(counts: &InstructionCounts) -> String {
+    let mut out = String::from(
+        "### Training overhead in instructions
+
+",
+    );
+    out.push_str(
+        "Instructions of one default campaign on the CPU backend, all threads together, \
+         counted by callgrind (`benches/instructions.sh`): repeatable where timings are \
+         not, blind to system calls, waits and cache misses.\n\n",
+    );
+    out.push_str("| case | instructions | over capture off | target |\n");
+    out.push_str("| --- | ---: | ---: | --- |\n");
+    let off = counts
+        .cases
+        .iter()
+        .find(|c| c.case == "off")
+        .map(|c| c.instructions as f64);
+    for case in &counts.cases {
+        let over = off
+            .filter(|_| case.case != "off")
+            .map(|off| (case.instructions as f64 / off - 1.0) * 100.0);
+        let target = match (over, overhead_target("cpu", &case.case)) {
+            (Some(over), Some(limit)) => verdict(over <= limit),
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {target} |",
+            case.case,
+            thousands(case.instructions as f64),
+            over.map_or("–".to_owned(), |o| format!("{o:+.3} %")),
+        );
+    }
+    out.push('\n');
+    out
+}
+
 /// Overheads measured in interleaved rounds: in each round every case runs once, one
 /// after the other, and a level's overhead in that round is its time over the
 /// capture-off time of the same round. Pairing runs that are seconds apart cancels the
@@ -325,7 +401,8 @@ pub fn read_machine(dir: &Path) -> Option<String> {
 }
 
 /// Returns the overhead target of a training benchmark, in percent, when it has one:
-/// 1 % at level 6 and 2 % at level 7 on the CPU backend.
+/// 1 % at level 6 and 2 % at level 7 on the CPU backend. `function` is the benchmark's
+/// name (`level-6`) or an instruction count's case (the same).
 pub fn overhead_target(backend: &str, function: &str) -> Option<f64> {
     match (backend, function) {
         ("cpu", "level-6") => Some(1.0),
@@ -833,5 +910,38 @@ mod tests {
         assert_eq!(ns(48.54), "48.5");
         assert_eq!(ns(123.4), "123");
         assert_eq!(ns(25_000.2), "25 000");
+    }
+
+    #[test]
+    fn instruction_counts_read_back_and_render_overheads_against_the_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_instructions(dir.path()), None);
+        let counts = InstructionCounts {
+            cases: [
+                ("off", 1_000_000_000),
+                ("level-6", 1_005_000_000),
+                ("level-7", 1_030_000_000),
+            ]
+            .into_iter()
+            .map(|(case, instructions)| InstructionCount {
+                case: case.to_owned(),
+                instructions,
+            })
+            .collect(),
+        };
+        let text = serde_json::to_string(&counts).unwrap();
+        std::fs::write(dir.path().join(INSTRUCTIONS_FILE), text).unwrap();
+        let read = read_instructions(dir.path()).expect("the file reads back");
+        assert_eq!(read, counts);
+        let table = render_instructions(&read);
+        assert!(table.contains("| off | 1 000 000 000 | – |  |"), "{table}");
+        assert!(
+            table.contains("| level-6 | 1 005 000 000 | +0.500 % | met |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| level-7 | 1 030 000 000 | +3.000 % | **missed** |"),
+            "{table}"
+        );
     }
 }

@@ -41,6 +41,9 @@ fn main() -> ExitCode {
         Ok(results) => {
             let machine = report::read_machine(&dir);
             print!("{}", report::render(&results, machine.as_deref()));
+            if let Some(counts) = report::read_instructions(&dir) {
+                print!("{}", report::render_instructions(&counts));
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {
