@@ -21,8 +21,9 @@
 //! - `parent_forward`: a model forward row without tensor inspection;
 //! - `child_forward`, `child_forward_tensors`: a child forward row under an open
 //!   parent, without and with inspection of a fake input and output tensor;
-//! - `telemetry_cpu`, `telemetry_all`: a default-mode loop iteration with cpu telemetry,
-//!   and with every telemetry kind, taken at its end.
+//! - `telemetry_<kind>`, `telemetry_all`: a default-mode loop iteration with one
+//!   telemetry kind (`cpu`, `per_cpu`, `process_info`, `mem`, `disk`, `network`), and
+//!   with every kind, taken at its end: what each kind costs a task.
 //!
 //! The target is at most 0.2 µs added per loop iteration or forward row without
 //! telemetry; the bench prints its table with the verdicts when it ends. Run it with
@@ -234,6 +235,11 @@ fn per_event(c: &mut Criterion) {
 
     for (name, telemetry) in [
         ("telemetry_cpu", "{cpu: true}"),
+        ("telemetry_per_cpu", "{per_cpu: true}"),
+        ("telemetry_process_info", "{process_info: true}"),
+        ("telemetry_mem", "{mem: true}"),
+        ("telemetry_disk", "{disk: true}"),
+        ("telemetry_network", "{network: true}"),
         ("telemetry_all", ALL_TELEMETRY),
     ] {
         group.bench_function(name, |b| {

@@ -681,7 +681,7 @@ fn other_table(out: &mut String, results: &[&BenchResult]) {
 
 /// The order the benches' own cases are listed in: baselines first, then by cost;
 /// cases the report does not know come last, by name.
-const CASE_ORDER: [&str; 11] = [
+const CASE_ORDER: [&str; 16] = [
     "bare",
     "capture_off",
     "loop_default",
@@ -690,6 +690,11 @@ const CASE_ORDER: [&str; 11] = [
     "child_forward",
     "child_forward_tensors",
     "telemetry_cpu",
+    "telemetry_per_cpu",
+    "telemetry_process_info",
+    "telemetry_mem",
+    "telemetry_disk",
+    "telemetry_network",
     "telemetry_all",
     "online",
     "offline",

@@ -1,9 +1,10 @@
 //! Telemetry: snapshots of the machine taken at the start or end of a task.
 //!
-//! A [`TelemetryCollector`] keeps one [`sysinfo::System`] (and the network and disk
-//! lists) for its whole life and refreshes only the kinds that
-//! [`TelemetrySettings`] turns on, so a snapshot costs a few reads of `/proc` and no
-//! allocation of fresh system tables. The layout follows Flowcept's (psutil's):
+//! A [`TelemetryCollector`] keeps one [`sysinfo::System`] (and the disk list) for its
+//! whole life and refreshes only the kinds that [`TelemetrySettings`] turns on, so a
+//! snapshot costs a few reads of `/proc` and no allocation of fresh system tables; the
+//! cpu times and the network counters are read from `/proc` directly on Linux
+//! (`procfs`), where sysinfo would read more. The layout follows Flowcept's (psutil's):
 //!
 //! ```json
 //! {"cpu": {"times_avg": {"user": 2477.5, "nice": 0.03, "system": 358.2, "idle": 383.8,
@@ -24,101 +25,70 @@
 //! `memory_rss`, `memory_virtual`), `mem` (`total`, `available`, `used`, `free`,
 //! `percent`, `swap_total`, `swap_used`), `disk` (one entry per mount: `mount`, `total`,
 //! `available`), `network` (`bytes_received`, `bytes_sent`, `packets_received`,
-//! `packets_sent` since boot, all interfaces), `gpu` (per device: `name`, `used`, `total`,
+//! `packets_sent` since boot, all interfaces, loopback included, as psutil counts them), `gpu` (per device: `name`, `used`, `total`,
 //! `utilization`, `temperature`, `power`), `machine_info` (static facts, for workflow
 //! rows). GPU facts come from NVML, loaded at run time; when the library is absent the
 //! `gpu` key is left out and a debug line says why, once.
 
-use std::fs::File;
+mod procfs;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use sysinfo::{CpuRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind, System};
 
 use crate::settings::TelemetrySettings;
+use procfs::{NetCounters, NetDev, ProcSelf, ProcStat};
 
 /// The oldest a CPU frequency in a snapshot may be.
 pub const FREQUENCY_MAX_AGE: Duration = Duration::from_secs(1);
-
-/// The names of the fields of the `cpu` line of `/proc/stat`, in order.
-const STAT_FIELDS: [&str; 10] = [
-    "user",
-    "nice",
-    "system",
-    "idle",
-    "iowait",
-    "irq",
-    "softirq",
-    "steal",
-    "guest",
-    "guest_nice",
-];
 
 /// Takes telemetry snapshots of the kinds the settings turn on.
 pub struct TelemetryCollector {
     kinds: TelemetrySettings,
     system: System,
-    networks: Option<Networks>,
+    network: Option<NetworkSource>,
     disks: Option<Disks>,
     nvml: Option<nvml_wrapper::Nvml>,
     pid: Option<sysinfo::Pid>,
     /// `/proc/stat`, kept open, read from its start at each snapshot (Linux).
     proc_stat: Option<ProcStat>,
+    /// This process's `/proc` files, for `process_info` (Linux).
+    proc_self: Option<ProcSelf>,
     /// When the CPU frequencies were last read.
     frequency_read_at: Option<Instant>,
 }
 
-/// The aggregate `cpu` line of `/proc/stat`, read through one open file and buffer.
-struct ProcStat {
-    file: File,
-    buf: Vec<u8>,
-    /// The ticks of the previous read, for the usage since then.
-    previous: Option<[u64; 10]>,
+/// Where the network counters come from: `/proc/net/dev` on Linux (one read), sysinfo's
+/// interface list elsewhere.
+enum NetworkSource {
+    Proc(NetDev),
+    Sysinfo(Networks),
 }
 
-impl ProcStat {
-    fn open() -> Option<ProcStat> {
-        let mut stat = ProcStat {
-            file: File::open("/proc/stat").ok()?,
-            buf: vec![0; 4096],
-            previous: None,
-        };
-        // Primes the usage, and checks that the file reads as expected.
-        stat.previous = Some(stat.read()?);
-        Some(stat)
+impl NetworkSource {
+    fn open() -> NetworkSource {
+        match NetDev::open() {
+            Some(dev) => NetworkSource::Proc(dev),
+            None => NetworkSource::Sysinfo(Networks::new_with_refreshed_list()),
+        }
     }
 
-    /// Reads the current ticks of the aggregate `cpu` line, the file's first: one
-    /// `pread` from the start in the common case.
-    fn read(&mut self) -> Option<[u64; 10]> {
-        let mut filled = 0;
-        loop {
-            if filled == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            let n = read_at(&self.file, &mut self.buf[filled..], filled as u64).ok()?;
-            filled += n;
-            if n == 0 || self.buf[..filled].contains(&b'\n') {
-                break;
+    fn read(&mut self) -> NetCounters {
+        match self {
+            NetworkSource::Proc(dev) => dev.read().unwrap_or_default(),
+            NetworkSource::Sysinfo(networks) => {
+                networks.refresh(false);
+                let mut sum = NetCounters::default();
+                for data in networks.list().values() {
+                    sum.bytes_received += data.total_received();
+                    sum.bytes_sent += data.total_transmitted();
+                    sum.packets_received += data.total_packets_received();
+                    sum.packets_sent += data.total_packets_transmitted();
+                }
+                sum
             }
         }
-        let line = self.buf[..filled].split(|b| *b == b'\n').next()?;
-        parse_cpu_line(std::str::from_utf8(line).ok()?)
-    }
-
-    /// Returns the `times_avg` map and the usage in percent since the previous read.
-    fn snapshot(&mut self) -> Option<(Value, f64)> {
-        let ticks = self.read()?;
-        let percent = match self.previous {
-            Some(previous) => usage_percent(&previous, &ticks),
-            None => 0.0,
-        };
-        self.previous = Some(ticks);
-        let mut times = Map::new();
-        for (name, value) in STAT_FIELDS.iter().zip(ticks) {
-            times.insert((*name).into(), json!(value as f64 / 100.0));
-        }
-        Some((Value::Object(times), percent))
     }
 }
 
@@ -154,11 +124,16 @@ impl TelemetryCollector {
         TelemetryCollector {
             kinds,
             system,
-            networks: kinds.network.then(Networks::new_with_refreshed_list),
+            network: kinds.network.then(NetworkSource::open),
             disks: kinds.disk.then(Disks::new_with_refreshed_list),
             nvml,
             pid: sysinfo::get_current_pid().ok(),
             proc_stat,
+            proc_self: if kinds.process_info {
+                ProcSelf::open()
+            } else {
+                None
+            },
             frequency_read_at: None,
         }
     }
@@ -244,19 +219,13 @@ impl TelemetryCollector {
                 .collect();
             out.insert("disk".into(), Value::Array(list));
         }
-        if let Some(networks) = &mut self.networks {
-            networks.refresh(false);
-            let (mut rx, mut tx, mut prx, mut ptx) = (0u64, 0u64, 0u64, 0u64);
-            for data in networks.list().values() {
-                rx += data.total_received();
-                tx += data.total_transmitted();
-                prx += data.total_packets_received();
-                ptx += data.total_packets_transmitted();
-            }
+        if let Some(network) = &mut self.network {
+            let sum = network.read();
             out.insert(
                 "network".into(),
-                json!({"bytes_received": rx, "bytes_sent": tx,
-                       "packets_received": prx, "packets_sent": ptx}),
+                json!({"bytes_received": sum.bytes_received, "bytes_sent": sum.bytes_sent,
+                       "packets_received": sum.packets_received,
+                       "packets_sent": sum.packets_sent}),
             );
         }
         if let Some(nvml) = &self.nvml {
@@ -284,6 +253,12 @@ impl TelemetryCollector {
         let Some(pid) = self.pid else {
             return Value::Null;
         };
+        if let Some(facts) = self.proc_self.as_mut().and_then(ProcSelf::read) {
+            return json!({
+                "pid": pid.as_u32(), "cpu_percent": round_percent(facts.cpu_percent),
+                "memory_rss": facts.memory_rss, "memory_virtual": facts.memory_virtual,
+            });
+        }
         self.system.refresh_processes_specifics(
             sysinfo::ProcessesToUpdate::Some(&[pid]),
             false,
@@ -322,43 +297,6 @@ impl TelemetryCollector {
     }
 }
 
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, at)
-}
-
-#[cfg(not(unix))]
-fn read_at(_file: &File, _buf: &mut [u8], _at: u64) -> std::io::Result<usize> {
-    Err(std::io::ErrorKind::Unsupported.into())
-}
-
-/// Returns the ten tick counts of a `cpu …` line of `/proc/stat`; fields an older
-/// kernel does not write are 0.
-fn parse_cpu_line(line: &str) -> Option<[u64; 10]> {
-    let mut fields = line.split_whitespace();
-    if fields.next() != Some("cpu") {
-        return None;
-    }
-    let mut ticks = [0u64; 10];
-    for (slot, field) in ticks.iter_mut().zip(fields) {
-        *slot = field.parse().ok()?;
-    }
-    Some(ticks)
-}
-
-/// Returns the busy share of the ticks between two reads, in percent, as psutil does:
-/// busy is everything but idle and iowait; guest time is already in user and nice.
-fn usage_percent(before: &[u64; 10], after: &[u64; 10]) -> f64 {
-    let total = |t: &[u64; 10]| t[..8].iter().sum::<u64>();
-    let idle = |t: &[u64; 10]| t[3] + t[4];
-    let all = total(after).saturating_sub(total(before));
-    let idle = idle(after).saturating_sub(idle(before));
-    if all == 0 {
-        return 0.0;
-    }
-    (all.saturating_sub(idle)) as f64 * 100.0 / all as f64
-}
-
 fn gpu_snapshot(nvml: &nvml_wrapper::Nvml) -> Value {
     let count = nvml.device_count().unwrap_or(0);
     let devices: Vec<Value> = (0..count)
@@ -391,38 +329,6 @@ fn round_percent(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn proc_stat_lines_become_ticks() {
-        let ticks = parse_cpu_line("cpu  246385 3 35650 38384 1877 0 517 3479 0 0")
-            .expect("the line is well formed");
-        assert_eq!(ticks[0], 246_385);
-        assert_eq!(ticks[7], 3479);
-        // An older kernel's shorter line.
-        let short = parse_cpu_line("cpu 1 2 3 4 5 6 7").expect("seven fields are enough");
-        assert_eq!(short[9], 0);
-        assert_eq!(parse_cpu_line("cpu0 1 2 3 4 5 6 7 8 9 10"), None);
-    }
-
-    #[test]
-    fn usage_is_the_busy_share_of_the_ticks_between_reads() {
-        let before = [100, 0, 50, 800, 50, 0, 0, 0, 0, 0];
-        // 100 more ticks: 30 user, 10 system, 50 idle, 10 iowait.
-        let after = [130, 0, 60, 850, 60, 0, 0, 0, 0, 0];
-        assert_eq!(usage_percent(&before, &after), 40.0);
-        assert_eq!(usage_percent(&after, &after), 0.0);
-    }
-
-    #[test]
-    fn cpu_times_are_seconds_of_the_aggregate_line() {
-        let Some(mut stat) = ProcStat::open() else {
-            return; // Not Linux.
-        };
-        let (times, _) = stat.snapshot().expect("/proc/stat reads twice");
-        let idle = times["idle"].as_f64().expect("idle is a number of seconds");
-        assert!(idle > 0.0, "{times}");
-        assert_eq!(times.as_object().map(Map::len), Some(10));
-    }
 
     #[test]
     fn a_cpu_snapshot_has_flowcepts_layout() {
