@@ -90,6 +90,9 @@ pub enum DeviceError {
     },
 }
 
+/// The device label of the CPU backend, as tensor inspections record it.
+pub const CPU_LABEL: &str = "cpu";
+
 /// What the device is, as the `SearchWorkflow`'s `machine_info` records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BackendInfo {
@@ -154,7 +157,7 @@ pub fn select(kind: BackendKind) -> Result<SelectedDevice, DeviceError> {
             device: Device::flex(),
             info: BackendInfo {
                 backend: "cpu".to_owned(),
-                device: "cpu".to_owned(),
+                device: CPU_LABEL.to_owned(),
                 ..BackendInfo::default()
             },
         }),
