@@ -39,7 +39,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use capture_benches::{FakeTensor, ScratchFile, capture_with, online_capture, work};
-use capture_core::{Capture, TaskId, WorkflowId};
+use capture_core::{Capture, ChildModule, TaskId, WorkflowId};
 use criterion::{Criterion, criterion_main};
 use serde_json::json;
 
@@ -196,6 +196,15 @@ fn per_event(c: &mut Criterion) {
         group.bench_function(name, |b| {
             let input = FakeTensor::input();
             let output = FakeTensor::output();
+            // Described once, as the trainer does before training.
+            let linear = ChildModule::new(
+                "Linear",
+                serde_json::Map::from_iter([
+                    ("in_features".to_owned(), 200.into()),
+                    ("out_features".to_owned(), 254.into()),
+                    ("first_level_child".to_owned(), true.into()),
+                ]),
+            );
             b.iter_custom(|iters| {
                 let file = ScratchFile::new("per-event");
                 let torch = format!("what: parent_and_children\nchildren_mode: {mode}");
@@ -220,7 +229,7 @@ fn per_event(c: &mut Criterion) {
                 let elapsed = time_bursts(iters, &capture, |n| {
                     let start = Instant::now();
                     for _ in 0..n {
-                        let child = parent.child("Linear", input);
+                        let child = parent.child_module(&linear, input);
                         x = work(black_box(x));
                         child.end(output);
                     }

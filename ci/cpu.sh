@@ -34,7 +34,15 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-cargo run --locked --quiet -p trainer -- \
+# The trainer binary that `cargo test --workspace` built for its tests: `cargo run -p
+# trainer` resolves burn's dependencies without the dev-dependencies' features and would
+# build burn a second time (about ten minutes cold).
+trainer="${CARGO_TARGET_DIR:-target}/debug/trainer"
+if [ ! -x "$trainer" ]; then
+    echo "ci: $trainer is missing; cargo test --workspace should have built it" >&2
+    exit 1
+fi
+"$trainer" \
     --settings ci/flowcept-compat.settings.yaml --out "$scratch/run.jsonl" \
     --run-dir "$scratch/runs" --workflow-params '{"emsize": [100, 200]}' --workers 2
 "$venv/bin/python" ci/flowcept_reads_our_file.py "$scratch/run.jsonl"

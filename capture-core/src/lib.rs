@@ -93,9 +93,9 @@ pub mod tensor;
 pub mod writer;
 
 pub use capture::{
-    Capture, CaptureError, CaptureOptions, CapturedLoop, ChildGuard, ForwardGuard, ForwardPlan,
-    ForwardPolicy, IterationGuard, LoopCapture, TaskBuilder, TaskGuard, TaskId, WorkflowBuilder,
-    WorkflowGuard, WorkflowId,
+    Capture, CaptureError, CaptureOptions, CapturedLoop, ChildGuard, ChildModule, ForwardGuard,
+    ForwardPlan, ForwardPolicy, IterationGuard, LoopCapture, TaskBuilder, TaskGuard, TaskId,
+    WorkflowBuilder, WorkflowGuard, WorkflowId,
 };
 pub use reader::{
     CampaignNode, EpochLoss, ReadError, RowCount, Summary, TaskNode, TolerantRead, Unfinished,

@@ -188,6 +188,9 @@ pub(crate) struct ForwardMeta {
     /// The module's name.
     pub(crate) activity_id: String,
     pub(crate) kind: ForwardKind,
+    /// What a child's rows write under `used` beside its tensor and `training` (the
+    /// module's sizes and options); empty for a parent.
+    pub(crate) attributes: serde_json::Map<String, Value>,
 }
 
 /// A model's forward, or a first-level child's.
@@ -219,6 +222,11 @@ enum Prepared {
         workflow: Vec<u8>,
         /// `,"activity_id":…,"subtype":…`.
         activity: Vec<u8>,
+        /// Whether the rows are a child's: `training` and the attributes go under `used`
+        /// (a parent's `is_training` goes under `custom_metadata`).
+        child: bool,
+        /// A child's attributes as `,"key":value` pairs, to close its `used` object.
+        attributes: Vec<u8>,
     },
 }
 
@@ -411,7 +419,20 @@ impl Template {
                 json::string(&mut activity, &meta.activity_id);
                 json::key(&mut activity, "subtype");
                 json::string(&mut activity, meta.kind.subtype());
-                Prepared::Forward { workflow, activity }
+                let mut attributes = Vec::new();
+                for (key, value) in &meta.attributes {
+                    attributes.push(b',');
+                    json::string(&mut attributes, key);
+                    attributes.push(b':');
+                    json::value(&mut attributes, value)
+                        .expect("a JSON value serialises into memory");
+                }
+                Prepared::Forward {
+                    workflow,
+                    activity,
+                    child: meta.kind == ForwardKind::Child,
+                    attributes,
+                }
             }
         }
     }
@@ -460,8 +481,19 @@ impl TemplateTable {
                 _ => Err(unknown_template(row.template)),
             },
             Row::Forward(row) => match self.known.get(&row.template) {
-                Some(Prepared::Forward { workflow, activity }) => {
-                    row.write_json(out, workflow, activity, context)
+                Some(Prepared::Forward {
+                    workflow,
+                    activity,
+                    child,
+                    attributes,
+                }) => {
+                    let module = ModuleFields {
+                        workflow,
+                        activity,
+                        child: *child,
+                        attributes,
+                    };
+                    row.write_json(out, &module, context)
                 }
                 _ => Err(unknown_template(row.template)),
             },
@@ -527,27 +559,63 @@ impl IterationRow {
     }
 }
 
+/// What a forward row takes from its module's template.
+struct ModuleFields<'a> {
+    /// `,"workflow_id":…`.
+    workflow: &'a [u8],
+    /// `,"activity_id":…,"subtype":…`.
+    activity: &'a [u8],
+    /// Whether the module is a child of the model.
+    child: bool,
+    /// A child's attributes as `,"key":value` pairs.
+    attributes: &'a [u8],
+}
+
 impl ForwardRow {
     /// Appends the row as one JSON object (no newline), with the host facts when given.
+    ///
+    /// A child's `used` holds its input tensor, `training` and its module's attributes,
+    /// as Flowcept writes them; a parent's holds the tensor alone and its `is_training`
+    /// goes under `custom_metadata`.
     fn write_json(
         &self,
         out: &mut Vec<u8>,
-        workflow: &[u8],
-        activity: &[u8],
+        module: &ModuleFields<'_>,
         context: &mut RowContext,
     ) -> serde_json::Result<()> {
-        out.reserve(512);
+        out.reserve(512 + module.attributes.len());
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
         json::id(out, &TaskId::of_sequence(self.task));
-        out.extend_from_slice(workflow);
+        out.extend_from_slice(module.workflow);
         out.extend_from_slice(&context.campaign);
-        out.extend_from_slice(activity);
+        out.extend_from_slice(module.activity);
         if let Some(parent) = &self.parent_task_id {
             json::key(out, "parent_task_id");
             json::id(out, parent);
         }
         let tensors = self.tensors.as_deref();
-        if let Some(used) = tensors.and_then(|t| t.used.as_ref()) {
+        let used = tensors.and_then(|t| t.used.as_ref());
+        if module.child {
+            // `{` then every member with a leading comma: the first one's is dropped.
+            let start = out.len();
+            out.extend_from_slice(b",\"used\":{");
+            let members = out.len();
+            if let Some(used) = used {
+                json::key(out, "tensor");
+                json::value(out, used)?;
+            }
+            if let Some(training) = self.is_training {
+                json::key(out, "training");
+                out.extend_from_slice(if training { b"true" } else { b"false" });
+            }
+            out.extend_from_slice(module.attributes);
+            if out.len() == members {
+                out.truncate(start);
+            } else {
+                out.remove(members);
+                out.push(b'}');
+            }
+        } else if let Some(used) = used {
             out.extend_from_slice(b",\"used\":{\"tensor\":");
             json::value(out, used)?;
             out.push(b'}');
@@ -557,7 +625,7 @@ impl ForwardRow {
             json::value(out, generated)?;
             out.push(b'}');
         }
-        match self.is_training {
+        match self.is_training.filter(|_| !module.child) {
             Some(true) => out.extend_from_slice(b",\"custom_metadata\":{\"is_training\":true}"),
             Some(false) => out.extend_from_slice(b",\"custom_metadata\":{\"is_training\":false}"),
             None => {}
@@ -1524,6 +1592,7 @@ pub(crate) mod tests {
             workflow_id: "m".into(),
             activity_id: "Model".into(),
             kind: ForwardKind::Parent,
+            attributes: serde_json::Map::new(),
         });
         let forward = Row::Forward(ForwardRow {
             template: module.id(),
@@ -1555,6 +1624,95 @@ pub(crate) mod tests {
         assert_eq!(task.telemetry_at_end, Some(serde_json::json!({"cpu": {}})));
         assert_eq!(task.status, Some(Status::Error));
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
+    }
+
+    #[test]
+    fn child_rows_carry_training_and_their_module_attributes_under_used() {
+        let attributes = serde_json::json!({"in_features": 200, "odd \"key\"": [1, null]});
+        let child = Template::Forward(ForwardMeta {
+            id: next_template_id(),
+            workflow_id: "m".into(),
+            activity_id: "Linear".into(),
+            kind: ForwardKind::Child,
+            attributes: attributes.as_object().unwrap().clone(),
+        });
+        let tensor = TensorInspection {
+            id: 7,
+            is_sparse: false,
+            shape: [3].into(),
+            device: "cpu".into(),
+            nbytes: 12,
+            numel: 3,
+            density: 1.0,
+        };
+        let row = |is_training, used: Option<TensorInspection>| {
+            Row::Forward(ForwardRow {
+                template: child.id(),
+                task: crate::capture::ids::next_sequence(),
+                parent_task_id: Some("p".into()),
+                is_training,
+                tensors: used.map(|used| {
+                    Box::new(Inspections {
+                        used: Some(used),
+                        generated: None,
+                    })
+                }),
+                status: Status::Finished,
+                started_at: Stamp::now(),
+                ended_at: Stamp::now(),
+                extras: None,
+            })
+        };
+        let used_of = |row| match hot_row_to_record(&child, row) {
+            Record::Task(task) => {
+                assert_eq!(task.subtype.as_deref(), Some("child_forward"));
+                assert_eq!(task.custom_metadata, None, "a child's training is in used");
+                task.used
+            }
+            Record::Workflow(_) => panic!("a forward is a task"),
+        };
+        let mut expected =
+            serde_json::json!({"tensor": tensor.to_json()["tensor"], "training": true});
+        expected
+            .as_object_mut()
+            .unwrap()
+            .extend(attributes.as_object().unwrap().clone());
+        assert_eq!(
+            used_of(row(Some(true), Some(tensor.clone()))),
+            Some(expected)
+        );
+
+        let mut expected = serde_json::json!({"training": false});
+        expected
+            .as_object_mut()
+            .unwrap()
+            .extend(attributes.as_object().unwrap().clone());
+        assert_eq!(used_of(row(Some(false), None)), Some(expected));
+
+        let bare = Template::Forward(ForwardMeta {
+            id: next_template_id(),
+            workflow_id: "m".into(),
+            activity_id: "Dropout".into(),
+            kind: ForwardKind::Child,
+            attributes: serde_json::Map::new(),
+        });
+        let Record::Task(task) = hot_row_to_record(
+            &bare,
+            Row::Forward(ForwardRow {
+                template: bare.id(),
+                task: crate::capture::ids::next_sequence(),
+                parent_task_id: None,
+                is_training: None,
+                tensors: None,
+                status: Status::Finished,
+                started_at: Stamp::now(),
+                ended_at: Stamp::now(),
+                extras: None,
+            }),
+        ) else {
+            panic!("a forward is a task")
+        };
+        assert_eq!(task.used, None, "nothing to say leaves used out");
     }
 
     #[test]

@@ -169,6 +169,30 @@ fn level_6_adds_parent_forwards_and_first_epoch_children_with_tensors() {
         children[0].used.as_ref().unwrap()["tensor"]["density"],
         json!(0.9775)
     );
+    // As in Flowcept's level-6 file: the module's sizes and the training mode in `used`.
+    let used = |child: &TaskRecord, key: &str| child.used.as_ref().unwrap()[key].clone();
+    assert_eq!(used(children[0], "num_embeddings"), json!(254));
+    assert_eq!(used(children[0], "embedding_dim"), json!(200));
+    assert_eq!(used(children[2], "num_layers"), json!(2));
+    assert_eq!(used(children[3], "in_features"), json!(200));
+    assert_eq!(used(children[3], "out_features"), json!(254));
+    for child in tasks(&records).filter(|t| t.subtype.as_deref() == Some("child_forward")) {
+        assert_eq!(used(child, "first_level_child"), json!(true));
+        let parent = tasks(&records)
+            .find(|t| Some(t.task_id.as_str()) == child.parent_task_id.as_deref())
+            .expect("a child's parent row");
+        assert_eq!(
+            used(child, "training"),
+            parent.custom_metadata.as_ref().unwrap()["is_training"]
+        );
+    }
+    let training = |flag: bool| {
+        tasks(&records)
+            .filter(|t| t.subtype.as_deref() == Some("child_forward"))
+            .filter(|t| used(t, "training") == json!(flag))
+            .count()
+    };
+    assert_eq!((training(true), training(false)), (8, 16));
     // Only the first epoch's forwards carry tensors.
     let with_tensors = tasks(&records)
         .filter(|t| t.subtype.as_deref() == Some("parent_forward") && t.used.is_some())

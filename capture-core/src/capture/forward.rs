@@ -14,6 +14,9 @@
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
 
 use super::ids::next_sequence;
 use super::{Capture, TaskId, WorkflowId, drop_status};
@@ -32,6 +35,59 @@ pub struct ForwardPolicy {
     children_mode: Option<ChildrenMode>,
     every: u32,
     telemetry: bool,
+}
+
+/// A first-level child module as its forward rows describe it: its type name (the rows'
+/// `activity_id`) and the attributes Flowcept writes under their `used` beside the input
+/// tensor and `training` (sizes and options, such as `in_features` or `num_layers`).
+///
+/// Made once per module before training and passed to [`ForwardGuard::child_module`]:
+/// the attributes go to the writer once, and each row names them by id.
+#[derive(Debug)]
+pub struct ChildModule {
+    activity: String,
+    attributes: Map<String, Value>,
+    /// Unique within the process, so that two modules with the same type name (two
+    /// `Linear` layers, say) keep their own attributes. Never 0, the key of a child
+    /// opened by name alone.
+    key: u64,
+}
+
+impl ChildModule {
+    /// Describes a child module of type `activity` with these attributes.
+    pub fn new(activity: impl Into<String>, attributes: Map<String, Value>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ChildModule {
+            activity: activity.into(),
+            attributes,
+            key: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Returns the module's type name.
+    pub fn activity(&self) -> &str {
+        &self.activity
+    }
+
+    /// Returns the attributes its rows carry under `used`.
+    pub fn attributes(&self) -> &Map<String, Value> {
+        &self.attributes
+    }
+}
+
+/// The module a forward template describes.
+#[derive(Clone, Copy)]
+struct ModuleRef<'a> {
+    kind: ForwardKind,
+    activity: &'a str,
+    /// A [`ChildModule`]'s attributes and key; none for a parent or a child named alone.
+    described: Option<(&'a Map<String, Value>, u64)>,
+}
+
+impl ModuleRef<'_> {
+    fn key(&self) -> u64 {
+        self.described.map_or(0, |(_, key)| key)
+    }
 }
 
 /// What to capture of the forwards of one epoch.
@@ -158,7 +214,15 @@ impl ForwardGuard {
                 capture: capture.clone(),
                 task,
                 task_id: OnceLock::new(),
-                template: forward_template(capture, model, activity, ForwardKind::Parent),
+                template: forward_template(
+                    capture,
+                    model,
+                    ModuleRef {
+                        kind: ForwardKind::Parent,
+                        activity,
+                        described: None,
+                    },
+                ),
                 model: model.clone(),
                 parent: parent.cloned(),
                 plan: *plan,
@@ -180,8 +244,38 @@ impl ForwardGuard {
 
     /// Opens a child forward (`subtype: child_forward`, `activity_id` the child's type
     /// name) under this one; a no-op guard when children are not captured. The child
-    /// borrows its parent: it ends before the parent does.
+    /// borrows its parent: it ends before the parent does. Its row's `used` holds the
+    /// input tensor (when inspected) and `training`; [`ForwardGuard::child_module`] adds
+    /// the module's attributes.
     pub fn child(&self, activity: &str, input: Option<&dyn TensorFacts>) -> ChildGuard<'_> {
+        self.open_child(
+            ModuleRef {
+                kind: ForwardKind::Child,
+                activity,
+                described: None,
+            },
+            input,
+        )
+    }
+
+    /// Opens a child forward of `module`, as [`ForwardGuard::child`] does, with the
+    /// module's attributes under the row's `used`.
+    pub fn child_module(
+        &self,
+        module: &ChildModule,
+        input: Option<&dyn TensorFacts>,
+    ) -> ChildGuard<'_> {
+        self.open_child(
+            ModuleRef {
+                kind: ForwardKind::Child,
+                activity: &module.activity,
+                described: Some((&module.attributes, module.key)),
+            },
+            input,
+        )
+    }
+
+    fn open_child(&self, module: ModuleRef<'_>, input: Option<&dyn TensorFacts>) -> ChildGuard<'_> {
         let Some(parent) = self.state.as_ref().filter(|s| s.plan.children) else {
             return ChildGuard { state: None };
         };
@@ -196,12 +290,8 @@ impl ForwardGuard {
                 task,
                 task_id: OnceLock::new(),
                 parent: parent.task_id().clone(),
-                template: forward_template(
-                    &parent.capture,
-                    &parent.model,
-                    activity,
-                    ForwardKind::Child,
-                ),
+                template: forward_template(&parent.capture, &parent.model, module),
+                is_training: parent.is_training,
                 tensors: parent.plan.child_tensors,
                 telemetry: parent.plan.child_telemetry,
                 started_at,
@@ -264,6 +354,8 @@ struct ChildState<'a> {
     task_id: OnceLock<TaskId>,
     parent: TaskId,
     template: u64,
+    /// The parent's mode, written as the child's `used.training`.
+    is_training: bool,
     tensors: bool,
     telemetry: bool,
     started_at: Stamp,
@@ -299,7 +391,7 @@ impl ChildState<'_> {
             template: self.template,
             task: self.task,
             parent_task_id: Some(self.parent),
-            is_training: None,
+            is_training: Some(self.is_training),
             tensors: None,
             status,
             started_at: self.started_at,
@@ -319,16 +411,11 @@ impl Drop for ChildGuard<'_> {
     }
 }
 
-/// Returns the template of the forwards of `activity` in `model`, describing it to the
+/// Returns the template of the forwards of `module` in `model`, describing it to the
 /// capture's writer the first time this thread sees it. Each thread keeps the
 /// templates it described last (a model's and its children's), so that a forward
 /// sends its row alone.
-fn forward_template(
-    capture: &Capture,
-    model: &WorkflowId,
-    activity: &str,
-    kind: ForwardKind,
-) -> u64 {
+fn forward_template(capture: &Capture, model: &WorkflowId, module: ModuleRef<'_>) -> u64 {
     // A known shortcoming: a thread that cycles through more modules than this
     // describes them again and again, and the writer keeps every description until it
     // closes. Counting the open guards of each template would let the writer forget
@@ -339,6 +426,7 @@ fn forward_template(
         model: WorkflowId,
         activity: Box<str>,
         kind: ForwardKind,
+        module_key: u64,
         id: u64,
     }
     thread_local! {
@@ -348,10 +436,15 @@ fn forward_template(
     let Some(writer) = capture.writer_id() else {
         return 0;
     };
+    let module_key = module.key();
     KNOWN.with(|known| {
         let mut known = known.borrow_mut();
         let hit = known.iter().rev().find(|k| {
-            k.writer == writer && k.kind == kind && *k.activity == *activity && k.model == *model
+            k.writer == writer
+                && k.module_key == module_key
+                && k.kind == module.kind
+                && *k.activity == *module.activity
+                && k.model == *model
         });
         if let Some(hit) = hit {
             return hit.id;
@@ -360,8 +453,12 @@ fn forward_template(
         capture.describe(Template::Forward(ForwardMeta {
             id,
             workflow_id: model.clone(),
-            activity_id: activity.to_owned(),
-            kind,
+            activity_id: module.activity.to_owned(),
+            kind: module.kind,
+            attributes: module
+                .described
+                .map(|(attributes, _)| attributes.clone())
+                .unwrap_or_default(),
         }));
         if known.len() == KEPT {
             known.remove(0);
@@ -369,8 +466,9 @@ fn forward_template(
         known.push(Known {
             writer,
             model: model.clone(),
-            activity: activity.into(),
-            kind,
+            activity: module.activity.into(),
+            kind: module.kind,
+            module_key,
             id,
         });
         id

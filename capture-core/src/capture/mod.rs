@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-pub use forward::{ChildGuard, ForwardGuard, ForwardPlan, ForwardPolicy};
+pub use forward::{ChildGuard, ChildModule, ForwardGuard, ForwardPlan, ForwardPolicy};
 pub use ids::{TaskId, WorkflowId};
 pub use loops::{CapturedLoop, IterationGuard, LoopCapture};
 pub use task::{TaskBuilder, TaskGuard};

@@ -188,6 +188,16 @@ impl Child {
         Child::Decoder,
     ];
 
+    /// Returns the child's position in [`Child::ALL`], the order of the forward.
+    pub fn index(self) -> usize {
+        match self {
+            Child::Encoder => 0,
+            Child::PosEncoder => 1,
+            Child::TransformerEncoder => 2,
+            Child::Decoder => 3,
+        }
+    }
+
     /// Returns the field name (`encoder`, `pos_encoder`, …).
     pub fn field_name(self) -> &'static str {
         match self {

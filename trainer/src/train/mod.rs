@@ -33,8 +33,8 @@ use serde::Serialize;
 use serde_json::json;
 use tracing::{debug, trace};
 
-use forward::ForwardCapture;
 pub use forward::MODEL_NAME;
+use forward::{ChildModules, ForwardCapture};
 
 use crate::campaign::Progress;
 use crate::data::{Batchified, PreparedData};
@@ -200,6 +200,7 @@ pub fn model_train(
     train_device.seed(config.random_seed);
     let mut model = model_config.init(&train_device)?;
     let model_workflow = register_model(ctx, &model, &model_config);
+    let children = ChildModules::of(&model_config);
     let mut optimizer = AdamConfig::new().with_epsilon(ADAM_EPSILON).init();
     let train_loss_fn = CrossEntropyLossConfig::new().init(&train_device);
     let eval_loss_fn = CrossEntropyLossConfig::new().init(ctx.device);
@@ -218,6 +219,7 @@ pub fn model_train(
         let pass = Pass {
             ctx,
             model_workflow: &model_workflow,
+            children: &children,
             plan,
             epoch_iteration: parent,
         };
@@ -270,6 +272,7 @@ pub fn model_train(
     let untracked = Pass {
         ctx,
         model_workflow: &model_workflow,
+        children: &children,
         plan: ForwardPlan::NOTHING,
         epoch_iteration: ctx.task,
     };
@@ -332,6 +335,7 @@ fn register_model(
 struct Pass<'a> {
     ctx: &'a TrainContext<'a>,
     model_workflow: &'a WorkflowId,
+    children: &'a ChildModules,
     plan: ForwardPlan,
     epoch_iteration: &'a TaskId,
 }
@@ -341,6 +345,7 @@ impl Pass<'_> {
         ForwardCapture {
             capture: self.ctx.capture,
             model_workflow: self.model_workflow,
+            children: self.children,
             plan: self.plan,
             device_label: self.ctx.device_label,
             is_training,
