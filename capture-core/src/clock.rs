@@ -42,7 +42,8 @@ fn anchored() -> &'static AnchoredClock {
     })
 }
 
-/// Calibrates the clock now, so that the first stamp of a run does not pay for it.
+/// Calibrates the clock now, so that the first stamp of a run does not pay for it. The
+/// writer thread calls it when it starts; without a writer the first stamp calibrates.
 pub(crate) fn warm_up() {
     anchored();
 }

@@ -145,7 +145,6 @@ impl Capture {
     pub fn start(settings: Settings, options: CaptureOptions) -> Result<Capture, CaptureError> {
         settings.validate()?;
         install_panic_hook();
-        crate::clock::warm_up();
         let campaign_id: Arc<str> = match options.campaign_id {
             Some(id) => Arc::from(id),
             None => Arc::from(uuid::Uuid::new_v4().to_string()),
