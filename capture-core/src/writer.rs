@@ -217,17 +217,20 @@ enum Prepared {
         /// The item's key, quoted.
         item_key: Vec<u8>,
     },
-    Forward {
-        /// `,"workflow_id":…`.
-        workflow: Vec<u8>,
-        /// `,"activity_id":…,"subtype":…`.
-        activity: Vec<u8>,
-        /// Whether the rows are a child's: `training` and the attributes go under `used`
-        /// (a parent's `is_training` goes under `custom_metadata`).
-        child: bool,
-        /// A child's attributes as `,"key":value` pairs, to close its `used` object.
-        attributes: Vec<u8>,
-    },
+    Forward(PreparedForward),
+}
+
+/// What the forwards of one module take from its template, serialised once.
+struct PreparedForward {
+    /// `,"workflow_id":…`.
+    workflow: Vec<u8>,
+    /// `,"activity_id":…,"subtype":…`.
+    activity: Vec<u8>,
+    /// Whether the rows are a child's: `training` and the attributes go under `used`
+    /// (a parent's `is_training` goes under `custom_metadata`).
+    child: bool,
+    /// A child's attributes as `,"key":value` pairs, to close its `used` object.
+    attributes: Vec<u8>,
 }
 
 /// What a hot row rarely carries, boxed so that rows stay small in the queue.
@@ -427,12 +430,12 @@ impl Template {
                     json::value(&mut attributes, value)
                         .expect("a JSON value serialises into memory");
                 }
-                Prepared::Forward {
+                Prepared::Forward(PreparedForward {
                     workflow,
                     activity,
                     child: meta.kind == ForwardKind::Child,
                     attributes,
-                }
+                })
             }
         }
     }
@@ -481,20 +484,7 @@ impl TemplateTable {
                 _ => Err(unknown_template(row.template)),
             },
             Row::Forward(row) => match self.known.get(&row.template) {
-                Some(Prepared::Forward {
-                    workflow,
-                    activity,
-                    child,
-                    attributes,
-                }) => {
-                    let module = ModuleFields {
-                        workflow,
-                        activity,
-                        child: *child,
-                        attributes,
-                    };
-                    row.write_json(out, &module, context)
-                }
+                Some(Prepared::Forward(module)) => row.write_json(out, module, context),
                 _ => Err(unknown_template(row.template)),
             },
             Row::Record(record) => serde_json::to_writer(out, &**record),
@@ -559,18 +549,6 @@ impl IterationRow {
     }
 }
 
-/// What a forward row takes from its module's template.
-struct ModuleFields<'a> {
-    /// `,"workflow_id":…`.
-    workflow: &'a [u8],
-    /// `,"activity_id":…,"subtype":…`.
-    activity: &'a [u8],
-    /// Whether the module is a child of the model.
-    child: bool,
-    /// A child's attributes as `,"key":value` pairs.
-    attributes: &'a [u8],
-}
-
 impl ForwardRow {
     /// Appends the row as one JSON object (no newline), with the host facts when given.
     ///
@@ -580,15 +558,15 @@ impl ForwardRow {
     fn write_json(
         &self,
         out: &mut Vec<u8>,
-        module: &ModuleFields<'_>,
+        module: &PreparedForward,
         context: &mut RowContext,
     ) -> serde_json::Result<()> {
         out.reserve(512 + module.attributes.len());
         out.extend_from_slice(b"{\"type\":\"task\",\"task_id\":");
         json::id(out, &TaskId::of_sequence(self.task));
-        out.extend_from_slice(module.workflow);
+        out.extend_from_slice(&module.workflow);
         out.extend_from_slice(&context.campaign);
-        out.extend_from_slice(module.activity);
+        out.extend_from_slice(&module.activity);
         if let Some(parent) = &self.parent_task_id {
             json::key(out, "parent_task_id");
             json::id(out, parent);
@@ -608,7 +586,7 @@ impl ForwardRow {
                 json::key(out, "training");
                 out.extend_from_slice(if training { b"true" } else { b"false" });
             }
-            out.extend_from_slice(module.attributes);
+            out.extend_from_slice(&module.attributes);
             if out.len() == members {
                 out.truncate(start);
             } else {
@@ -1583,15 +1561,7 @@ pub(crate) mod tests {
         );
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
 
-        let tensor = TensorInspection {
-            id: 1,
-            is_sparse: false,
-            shape: [2].into(),
-            device: "cpu".into(),
-            nbytes: 8,
-            numel: 2,
-            density: 0.5,
-        };
+        let tensor = inspection(1, 2, 0.5);
         let module = Template::Forward(ForwardMeta {
             id: next_template_id(),
             workflow_id: "m".into(),
@@ -1631,6 +1601,19 @@ pub(crate) mod tests {
         assert!(task.extra.is_empty(), "no unknown keys: {:?}", task.extra);
     }
 
+    /// An inspection of a one-dimensional `f32` tensor of `numel` elements.
+    fn inspection(id: u64, numel: u64, density: f64) -> TensorInspection {
+        TensorInspection {
+            id,
+            is_sparse: false,
+            shape: [numel as usize].into(),
+            device: "cpu".into(),
+            nbytes: 4 * numel,
+            numel,
+            density,
+        }
+    }
+
     #[test]
     fn child_rows_carry_training_and_their_module_attributes_under_used() {
         let attributes = serde_json::json!({"in_features": 200, "odd \"key\"": [1, null]});
@@ -1641,18 +1624,10 @@ pub(crate) mod tests {
             kind: ForwardKind::Child,
             attributes: attributes.as_object().unwrap().clone(),
         });
-        let tensor = TensorInspection {
-            id: 7,
-            is_sparse: false,
-            shape: [3].into(),
-            device: "cpu".into(),
-            nbytes: 12,
-            numel: 3,
-            density: 1.0,
-        };
-        let row = |is_training, used: Option<TensorInspection>| {
+        let tensor = inspection(7, 3, 1.0);
+        let row = |template: &Template, is_training, used: Option<TensorInspection>| {
             Row::Forward(ForwardRow {
-                template: child.id(),
+                template: template.id(),
                 task: crate::capture::ids::next_sequence(),
                 parent_task_id: Some("p".into()),
                 is_training,
@@ -1683,7 +1658,7 @@ pub(crate) mod tests {
             .unwrap()
             .extend(attributes.as_object().unwrap().clone());
         assert_eq!(
-            used_of(row(Some(true), Some(tensor.clone()))),
+            used_of(row(&child, Some(true), Some(tensor.clone()))),
             Some(expected)
         );
 
@@ -1692,7 +1667,7 @@ pub(crate) mod tests {
             .as_object_mut()
             .unwrap()
             .extend(attributes.as_object().unwrap().clone());
-        assert_eq!(used_of(row(Some(false), None)), Some(expected));
+        assert_eq!(used_of(row(&child, Some(false), None)), Some(expected));
 
         let bare = Template::Forward(ForwardMeta {
             id: next_template_id(),
@@ -1701,20 +1676,7 @@ pub(crate) mod tests {
             kind: ForwardKind::Child,
             attributes: serde_json::Map::new(),
         });
-        let Record::Task(task) = hot_row_to_record(
-            &bare,
-            Row::Forward(ForwardRow {
-                template: bare.id(),
-                task: crate::capture::ids::next_sequence(),
-                parent_task_id: None,
-                is_training: None,
-                tensors: None,
-                status: Status::Finished,
-                started_at: Stamp::now(),
-                ended_at: Stamp::now(),
-                extras: None,
-            }),
-        ) else {
+        let Record::Task(task) = hot_row_to_record(&bare, row(&bare, None, None)) else {
             panic!("a forward is a task")
         };
         assert_eq!(task.used, None, "nothing to say leaves used out");

@@ -80,13 +80,13 @@ impl ChildModule {
 struct ModuleRef<'a> {
     kind: ForwardKind,
     activity: &'a str,
-    /// A [`ChildModule`]'s attributes and key; none for a parent or a child named alone.
-    described: Option<(&'a Map<String, Value>, u64)>,
+    /// The described child; none for a parent or a child named alone.
+    described: Option<&'a ChildModule>,
 }
 
 impl ModuleRef<'_> {
     fn key(&self) -> u64 {
-        self.described.map_or(0, |(_, key)| key)
+        self.described.map_or(0, |module| module.key)
     }
 }
 
@@ -269,7 +269,7 @@ impl ForwardGuard {
             ModuleRef {
                 kind: ForwardKind::Child,
                 activity: &module.activity,
-                described: Some((&module.attributes, module.key)),
+                described: Some(module),
             },
             input,
         )
@@ -457,7 +457,7 @@ fn forward_template(capture: &Capture, model: &WorkflowId, module: ModuleRef<'_>
             kind: module.kind,
             attributes: module
                 .described
-                .map(|(attributes, _)| attributes.clone())
+                .map(|module| module.attributes.clone())
                 .unwrap_or_default(),
         }));
         if known.len() == KEPT {
