@@ -236,6 +236,7 @@ mod tests {
 
     #[test]
     fn the_default_profile_has_flowcepts_keys_and_the_four_children() {
+        let _rng = crate::model::lock_test_rng();
         let config = ModelConfig::default();
         let model = config.init(&Device::flex()).unwrap();
         let profile = ModelProfile::of(&model, &config);

@@ -357,12 +357,14 @@ mod tests {
 
     #[test]
     fn the_default_model_has_the_tutorial_parameter_count() {
+        let _rng = crate::model::lock_test_rng();
         let model = ModelConfig::default().init(&Device::flex()).unwrap();
         assert_eq!(model.num_params(), 585_854);
     }
 
     #[test]
     fn shapes_are_sequence_first() {
+        let _rng = crate::model::lock_test_rng();
         let device = Device::flex();
         let config = ModelConfig {
             ntokens: 11,
@@ -400,6 +402,7 @@ mod tests {
 
     #[test]
     fn the_observer_sees_each_child_in_order_with_linked_ids() {
+        let _rng = crate::model::lock_test_rng();
         let device = Device::flex();
         let model = ModelConfig {
             ntokens: 7,
@@ -432,6 +435,7 @@ mod tests {
 
     #[test]
     fn weights_depend_on_the_seed_not_on_what_touches_them_first() {
+        let _rng = crate::model::lock_test_rng();
         let device = Device::flex();
         let config = ModelConfig {
             ntokens: 13,
