@@ -73,6 +73,7 @@ impl fmt::Debug for Shape {
 }
 
 impl From<&[usize]> for Shape {
+    #[inline]
     fn from(dims: &[usize]) -> Self {
         Shape(SmallVec::from_slice(dims))
     }
@@ -175,6 +176,7 @@ pub struct TensorInspection {
 
 impl TensorInspection {
     /// Inspects a tensor through its facts.
+    #[inline]
     pub fn of(tensor: &dyn TensorFacts) -> Self {
         let shape = tensor.shape();
         let numel = shape.numel() as u64;

@@ -14,12 +14,14 @@
 //!   system call; a row reaches the operating system within about [`IDLE_MAX`] of being
 //!   produced. A row is in the file once its `write` returned; a
 //!   `SIGKILL` of the process (not a power loss: the file is synced at flushes) loses only
-//!   the rows in flight: at most [`QUEUE_ROWS`] queued messages (a message is one row, or
-//!   the iterations of a lightweight loop, sent together when the loop ends), plus the
+//!   the rows in flight: at most [`QUEUE_ROWS`] queued messages (a message is one row,
+//!   the iterations of a lightweight loop, sent together when the loop ends, or the
+//!   child forwards of a model forward, sent with the parent's row), plus the
 //!   batch the writer thread holds (under [`BATCH_BYTES`] bytes of lines plus the rows of
 //!   the last message taken). Everything before is in the file, in whole lines. Not yet
 //!   accepted, and lost with the process: rows a lightweight loop keeps until it ends,
-//!   and those of threads blocked on a full queue. A kill that lands inside a `write`
+//!   child forwards whose parent forward is still running, and those of threads blocked
+//!   on a full queue. A kill that lands inside a `write`
 //!   call spanning several pages can, rarely, leave its last line cut short; every line
 //!   before it is whole.
 //! - **Offline mode** keeps the rows in memory, as Flowcept does, and serialises and
@@ -242,6 +244,7 @@ pub(crate) struct RowExtras {
 
 impl RowExtras {
     /// Boxes the extras when there are any.
+    #[inline]
     pub(crate) fn of(
         stderr: Option<String>,
         telemetry_at_end: Option<Value>,
@@ -319,10 +322,10 @@ pub(crate) struct ForwardRow {
     pub(crate) task: u64,
     pub(crate) parent_task_id: Option<TaskId>,
     pub(crate) is_training: Option<bool>,
-    /// The tensor inspections. Capturing threads leave this empty and send the
-    /// inspections ahead of the row ([`Writer::inspection`]); the writer thread puts
-    /// them here. Inline they would double the size of every row in the queue, and a
-    /// box made on the capturing thread would be freed on the writer's (slow).
+    /// The tensor inspections. Capturing threads leave this empty and hand inspected
+    /// forwards over as [`InspectedForward`]s; the writer thread boxes the inspections
+    /// here. Inline they would double the size of every row in the queue, and a box
+    /// made on the capturing thread would be freed on the writer's (slow).
     pub(crate) tensors: Option<Box<Inspections>>,
     pub(crate) status: Status,
     pub(crate) started_at: Stamp,
@@ -337,30 +340,30 @@ pub(crate) struct Inspections {
     pub(crate) generated: Option<TensorInspection>,
 }
 
-/// Which side of a forward a tensor inspection is of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// The input, written under `used`.
-    Used,
-    /// The output, written under `generated`.
-    Generated,
-}
-
-impl Inspections {
-    fn set(&mut self, side: Side, inspection: TensorInspection) {
-        match side {
-            Side::Used => self.used = Some(inspection),
-            Side::Generated => self.generated = Some(inspection),
-        }
-    }
-}
-
-/// A tensor inspection on its way to the writer, ahead of the row of forward `task`.
+/// A forward row with the tensors it inspected, as a capturing thread hands it over:
+/// in a batch ([`Writer::send_forwards`]) with the child forwards of the same parent,
+/// so that one queue message carries a whole model forward. Only batches hold
+/// inspections inline, and the queue's slots stay the size of a plain row.
 #[derive(Debug)]
-pub(crate) struct InspectionMsg {
-    task: u64,
-    side: Side,
-    inspection: TensorInspection,
+pub(crate) struct InspectedForward {
+    pub(crate) row: ForwardRow,
+    pub(crate) used: Option<TensorInspection>,
+    pub(crate) generated: Option<TensorInspection>,
+}
+
+impl InspectedForward {
+    /// Returns the row, its inspections attached (boxed here, on the writer thread).
+    fn into_row(self) -> Row {
+        let InspectedForward {
+            mut row,
+            used,
+            generated,
+        } = self;
+        if used.is_some() || generated.is_some() {
+            row.tensors = Some(Box::new(Inspections { used, generated }));
+        }
+        Row::Forward(row)
+    }
 }
 
 /// What the writer adds to every hot row, prepared once per writer.
@@ -866,8 +869,9 @@ impl LineSink for File {
 enum Msg {
     Row(Row),
     Rows(Vec<Row>),
-    /// A tensor inspection of a forward whose row follows.
-    Inspection(InspectionMsg),
+    /// The child forwards of one parent, in the order they ended, with their
+    /// inspections; the parent's own row last once it has ended.
+    Forwards(Vec<InspectedForward>),
     /// A template whose rows follow.
     Describe(Box<Template>),
     /// A template none of whose rows follow.
@@ -938,7 +942,6 @@ impl Writer {
             kept: Vec::new(),
             templates: TemplateTable::default(),
             forgotten: Vec::new(),
-            inspections: HashMap::new(),
             committed: start_len,
             path: path.clone(),
         };
@@ -969,18 +972,12 @@ impl Writer {
         }
     }
 
-    /// Sends a tensor inspection of forward `task` ahead of its row, which the writer
-    /// thread attaches it to: a row stays small in the queue and nothing allocated here
-    /// is freed there.
-    pub(crate) fn inspection(&self, task: u64, side: Side, inspection: TensorInspection) {
-        self.send_msg(
-            Msg::Inspection(InspectionMsg {
-                task,
-                side,
-                inspection,
-            }),
-            0,
-        );
+    /// Queues a batch of forwards as one message.
+    pub(crate) fn send_forwards(&self, forwards: Vec<InspectedForward>) {
+        let n = forwards.len() as u64;
+        if n > 0 {
+            self.send_msg(Msg::Forwards(forwards), n);
+        }
     }
 
     /// Tells the writer about a template before its first row.
@@ -1087,8 +1084,6 @@ struct WriterThread<S: LineSink> {
     buf_rows: u64,
     /// Rows kept in offline mode until a flush.
     kept: Vec<Row>,
-    /// Inspections whose forward row has not come yet, by task number.
-    inspections: HashMap<u64, Inspections>,
     /// The templates whose rows may still come or be kept.
     templates: TemplateTable,
     /// Templates forgotten while their rows are kept (offline), dropped after the next
@@ -1152,11 +1147,9 @@ impl<S: LineSink> WriterThread<S> {
         match msg {
             Msg::Row(row) => self.accept(row),
             Msg::Rows(rows) => rows.into_iter().for_each(|row| self.accept(row)),
-            Msg::Inspection(msg) => self
-                .inspections
-                .entry(msg.task)
-                .or_default()
-                .set(msg.side, msg.inspection),
+            Msg::Forwards(forwards) => forwards
+                .into_iter()
+                .for_each(|forward| self.accept(forward.into_row())),
             Msg::Describe(template) => self.templates.describe(&template),
             Msg::Forget(id) => match self.mode {
                 FlushMode::Online => self.templates.forget(id),
@@ -1170,13 +1163,7 @@ impl<S: LineSink> WriterThread<S> {
         }
     }
 
-    fn accept(&mut self, mut row: Row) {
-        if let Row::Forward(forward) = &mut row
-            && !self.inspections.is_empty()
-            && let Some(tensors) = self.inspections.remove(&forward.task)
-        {
-            forward.tensors = Some(Box::new(tensors));
-        }
+    fn accept(&mut self, row: Row) {
         if self.stats.is_stopped() {
             self.stats.lose(1);
             return;

@@ -1,5 +1,6 @@
-//! Tensor inspections travel to the writer ahead of their forward rows; however the
-//! messages of several threads interleave, each row carries its own forward's
+//! Tensor inspections travel to the writer with their forward rows, a model forward's
+//! children batched with it; however the messages of several threads interleave, and
+//! however many children a forward has, each row carries its own forward's
 //! inspections, online and offline.
 
 mod common;
@@ -82,4 +83,57 @@ fn every_forward_row_carries_the_tensors_of_its_own_forward() {
         }
         assert_eq!(parents.len(), 3 * FORWARDS, "{flush_mode}");
     }
+}
+
+/// More children under one forward than one hand-over to the writer holds, two of them
+/// open at a time: each child row keeps its own input and output, and names its parent,
+/// whose row comes after all of them.
+#[test]
+fn many_children_of_one_forward_keep_their_own_tensors() {
+    const PAIRS: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("children.jsonl");
+    let capture = start(settings("online"), &path);
+    let model = WorkflowId::from("model");
+    let plan = capture.forward_policy().for_epoch(0);
+    let forward = capture.parent_forward(&model, "Model", None, &plan, true, None);
+    for n in 1..=PAIRS {
+        // The outer child opens first and ends last.
+        let outer = forward.child("Outer", Some(&FakeTensor(vec![n, 1])));
+        let inner = forward.child("Inner", Some(&FakeTensor(vec![n, 2])));
+        inner.end(Some(&FakeTensor(vec![2, n])));
+        outer.end(Some(&FakeTensor(vec![1, n])));
+    }
+    let parent_id = forward.id().cloned().expect("the forward is captured");
+    forward.end(None);
+    let report = capture.finish().expect("the file takes every row");
+    assert_eq!(report.rows, 2 * PAIRS as u64 + 1);
+
+    let records = read_jsonl(&path).expect("the file reads back");
+    let (last, children) = records.split_last().expect("rows were written");
+    let Record::Task(parent) = last else {
+        panic!("the last row is the parent forward: {last:?}")
+    };
+    assert_eq!(parent.subtype.as_deref(), Some("parent_forward"));
+    assert_eq!(parent.task_id, parent_id.as_str());
+    let mut seen = std::collections::BTreeSet::new();
+    for record in children {
+        let Record::Task(child) = record else {
+            panic!("only forward rows were written: {record:?}")
+        };
+        assert_eq!(child.subtype.as_deref(), Some("child_forward"));
+        assert_eq!(child.parent_task_id.as_deref(), Some(parent_id.as_str()));
+        let used = &child.used.as_ref().expect("an inspected input")["tensor"]["shape"];
+        let generated = &child.generated.as_ref().expect("an inspected output")["tensor"]["shape"];
+        assert_eq!(
+            *generated,
+            json!([used[1], used[0]]),
+            "{}",
+            child.activity_id
+        );
+        let width = if child.activity_id == "Outer" { 1 } else { 2 };
+        assert_eq!(used[1], width, "{}", child.activity_id);
+        assert!(seen.insert((child.activity_id.clone(), used[0].as_u64())));
+    }
+    assert_eq!(seen.len(), 2 * PAIRS);
 }

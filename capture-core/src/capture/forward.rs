@@ -25,8 +25,13 @@ use crate::record::Status;
 use crate::settings::{ChildrenMode, ForwardScope, Settings};
 use crate::tensor::{TensorFacts, TensorInspection};
 use crate::writer::{
-    ForwardKind, ForwardMeta, ForwardRow, Row, RowExtras, Side, Template, next_template_id,
+    ForwardKind, ForwardMeta, ForwardRow, InspectedForward, Row, RowExtras, Template,
+    next_template_id,
 };
+
+/// Most child forwards a parent keeps before handing them to the writer: a model forward
+/// has a handful; a loop of many children under one parent still sends in batches.
+const CHILD_BATCH: usize = 64;
 
 /// Decides, epoch by epoch, what forward capture does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +188,22 @@ struct ForwardState {
     plan: ForwardPlan,
     is_training: bool,
     started_at: Stamp,
+    /// The input's inspection, sent with the row. Boxed: only the first epoch's
+    /// forwards have one, and every forward's guard stays small.
+    used: Option<Box<TensorInspection>>,
+    /// The child forwards, sent with this forward's row (or when [`CHILD_BATCH`] of
+    /// them wait): one queue message for a whole model forward. A cell: children are
+    /// opened on the parent's thread (the guard is `Send`, not `Sync`).
+    children: RefCell<Children>,
+}
+
+/// The child forwards of one parent forward, each in the slot it took when it opened;
+/// an open child fills its slot when it ends.
+#[derive(Debug, Default)]
+struct Children {
+    slots: Vec<InspectedForward>,
+    /// How many slots are still open: the batch is sent only when none is.
+    open: usize,
 }
 
 impl ForwardState {
@@ -206,9 +227,7 @@ impl ForwardGuard {
         }
         let started_at = Stamp::now();
         let task = next_sequence();
-        if plan.parent_tensors {
-            inspect(capture, task, Side::Used, input);
-        }
+        let used = inspect(plan.parent_tensors, input).map(Box::new);
         ForwardGuard {
             state: Some(ForwardState {
                 capture: capture.clone(),
@@ -228,6 +247,8 @@ impl ForwardGuard {
                 plan: *plan,
                 is_training,
                 started_at,
+                used,
+                children: RefCell::new(Children::default()),
             }),
         }
     }
@@ -281,20 +302,39 @@ impl ForwardGuard {
         };
         let started_at = Stamp::now();
         let task = next_sequence();
-        if parent.plan.child_tensors {
-            inspect(&parent.capture, task, Side::Used, input);
+        // The row is made now, in its slot, and finished when the child ends: the
+        // guard stays small, and the input's inspection is moved once.
+        let opened = InspectedForward {
+            row: ForwardRow {
+                template: forward_template(&parent.capture, &parent.model, module),
+                task,
+                parent_task_id: Some(parent.task_id().clone()),
+                is_training: Some(parent.is_training),
+                tensors: None,
+                status: Status::Running,
+                started_at,
+                ended_at: started_at,
+                extras: None,
+            },
+            used: inspect(parent.plan.child_tensors, input),
+            generated: None,
+        };
+        let mut children = parent.children.borrow_mut();
+        if children.slots.capacity() == 0 {
+            // Room for a model's children and itself at once, rather than by doubling.
+            children.slots.reserve_exact(8);
         }
+        children.slots.push(opened);
+        children.open += 1;
         ChildGuard {
             state: Some(ChildState {
                 capture: &parent.capture,
+                children: &parent.children,
+                slot: children.slots.len() - 1,
                 task,
                 task_id: OnceLock::new(),
-                parent: parent.task_id().clone(),
-                template: forward_template(&parent.capture, &parent.model, module),
-                is_training: parent.is_training,
                 tensors: parent.plan.child_tensors,
                 telemetry: parent.plan.child_telemetry,
-                started_at,
             }),
         }
     }
@@ -302,16 +342,14 @@ impl ForwardGuard {
     /// Ends the forward; `output` is inspected when the plan inspects parent tensors.
     pub fn end(mut self, output: Option<&dyn TensorFacts>) {
         if let Some(state) = self.state.take() {
-            if state.plan.parent_tensors {
-                inspect(&state.capture, state.task, Side::Generated, output);
-            }
-            state.emit(Status::Finished, None);
+            let generated = inspect(state.plan.parent_tensors, output);
+            state.emit(Status::Finished, None, generated);
         }
     }
 }
 
 impl ForwardState {
-    fn emit(self, status: Status, stderr: Option<String>) {
+    fn emit(self, status: Status, stderr: Option<String>, generated: Option<TensorInspection>) {
         let telemetry_at_end = self.capture.telemetry_snapshot();
         let row = ForwardRow {
             template: self.template,
@@ -324,7 +362,18 @@ impl ForwardState {
             ended_at: Stamp::now(),
             extras: RowExtras::of(stderr, telemetry_at_end),
         };
-        self.capture.emit(Row::Forward(row));
+        let mut batch = self.children.into_inner().slots;
+        if batch.is_empty() && self.used.is_none() && generated.is_none() {
+            // The usual forward: a plain row, and nothing allocated.
+            self.capture.emit(Row::Forward(row));
+        } else {
+            batch.push(InspectedForward {
+                row,
+                used: self.used.map(|used| *used),
+                generated,
+            });
+            self.capture.emit_forwards(batch);
+        }
     }
 }
 
@@ -332,7 +381,7 @@ impl Drop for ForwardGuard {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let (status, stderr) = drop_status();
-            state.emit(status, stderr);
+            state.emit(status, stderr, None);
         }
     }
 }
@@ -349,16 +398,14 @@ pub struct ChildGuard<'a> {
 struct ChildState<'a> {
     /// The parent's capture, borrowed: a child costs no reference count.
     capture: &'a Capture,
+    /// The parent's children, among which this one's row waits in `slot`.
+    children: &'a RefCell<Children>,
+    slot: usize,
     /// The number of the task id; the id's text is made only when asked for.
     task: u64,
     task_id: OnceLock<TaskId>,
-    parent: TaskId,
-    template: u64,
-    /// The parent's mode, written as the child's `used.training`.
-    is_training: bool,
     tensors: bool,
     telemetry: bool,
-    started_at: Stamp,
 }
 
 impl ChildGuard<'_> {
@@ -372,33 +419,36 @@ impl ChildGuard<'_> {
     /// Ends the child forward; `output` is inspected when the plan inspects children.
     pub fn end(mut self, output: Option<&dyn TensorFacts>) {
         if let Some(state) = self.state.take() {
-            if state.tensors {
-                inspect(state.capture, state.task, Side::Generated, output);
-            }
-            state.emit(Status::Finished, None);
+            let generated = inspect(state.tensors, output);
+            state.emit(Status::Finished, None, generated);
         }
     }
 }
 
 impl ChildState<'_> {
-    fn emit(self, status: Status, stderr: Option<String>) {
+    fn emit(self, status: Status, stderr: Option<String>, generated: Option<TensorInspection>) {
         let telemetry_at_end = if self.telemetry {
             self.capture.telemetry_snapshot()
         } else {
             None
         };
-        let row = ForwardRow {
-            template: self.template,
-            task: self.task,
-            parent_task_id: Some(self.parent),
-            is_training: Some(self.is_training),
-            tensors: None,
-            status,
-            started_at: self.started_at,
-            ended_at: Stamp::now(),
-            extras: RowExtras::of(stderr, telemetry_at_end),
-        };
-        self.capture.emit(Row::Forward(row));
+        let ended_at = Stamp::now();
+        let mut children = self.children.borrow_mut();
+        if let Some(slot) = children.slots.get_mut(self.slot) {
+            slot.row.status = status;
+            slot.row.ended_at = ended_at;
+            if stderr.is_some() || telemetry_at_end.is_some() {
+                slot.row.extras = RowExtras::of(stderr, telemetry_at_end);
+            }
+            slot.generated = generated;
+        }
+        children.open -= 1;
+        if children.open == 0 && children.slots.len() >= CHILD_BATCH {
+            // More children are coming: the next batch will be full too.
+            let full = std::mem::replace(&mut children.slots, Vec::with_capacity(CHILD_BATCH));
+            drop(children);
+            self.capture.emit_forwards(full);
+        }
     }
 }
 
@@ -406,7 +456,7 @@ impl Drop for ChildGuard<'_> {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
             let (status, stderr) = drop_status();
-            state.emit(status, stderr);
+            state.emit(status, stderr, None);
         }
     }
 }
@@ -439,12 +489,13 @@ fn forward_template(capture: &Capture, model: &WorkflowId, module: ModuleRef<'_>
     let module_key = module.key();
     KNOWN.with(|known| {
         let mut known = known.borrow_mut();
+        // A described module's key stands for its type name and kind, which it never
+        // changes; only a module named alone is told apart by its name.
         let hit = known.iter().rev().find(|k| {
-            k.writer == writer
-                && k.module_key == module_key
-                && k.kind == module.kind
-                && *k.activity == *module.activity
+            k.module_key == module_key
+                && k.writer == writer
                 && k.model == *model
+                && (module_key != 0 || (k.kind == module.kind && *k.activity == *module.activity))
         });
         if let Some(hit) = hit {
             return hit.id;
@@ -475,18 +526,9 @@ fn forward_template(capture: &Capture, model: &WorkflowId, module: ModuleRef<'_>
     })
 }
 
-/// Inspects `tensor`, when there is one, and sends the inspection ahead of the row of
-/// forward `task`.
-///
-/// A known shortcoming: each inspection is a queue message of its own, so a forward with
-/// an inspected input and output makes three pushes, and the per-event bench measures
-/// about 360 ns added for such a child forward on a 2-core VM, over the 200 ns target
-/// (first-epoch forwards only: 48 rows of the default campaign). Handing rows over in
-/// per-thread batches, one push per batch, would bring it under the target.
-fn inspect(capture: &Capture, task: u64, side: Side, tensor: Option<&dyn TensorFacts>) {
-    if let Some(tensor) = tensor {
-        capture.inspection(task, side, TensorInspection::of(tensor));
-    }
+/// Inspects `tensor` when the plan says so and there is one.
+fn inspect(wanted: bool, tensor: Option<&dyn TensorFacts>) -> Option<TensorInspection> {
+    tensor.filter(|_| wanted).map(TensorInspection::of)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub use workflow::{WorkflowBuilder, WorkflowGuard};
 use crate::record::Record;
 use crate::settings::{LoopMode, Settings, SettingsError};
 use crate::telemetry::TelemetryCollector;
-use crate::writer::{Enricher, Row, Side, Template, WriteFailure, WriteReport, Writer};
+use crate::writer::{Enricher, InspectedForward, Row, Template, WriteFailure, WriteReport, Writer};
 
 /// How a capture is opened, beyond what the settings say.
 #[derive(Clone, Debug, Default)]
@@ -457,9 +457,9 @@ impl Capture {
         }
     }
 
-    fn inspection(&self, task: u64, side: Side, inspection: crate::TensorInspection) {
+    fn emit_forwards(&self, forwards: Vec<InspectedForward>) {
         if let Some(writer) = &self.inner.writer {
-            writer.inspection(task, side, inspection);
+            writer.send_forwards(forwards);
         }
     }
 
