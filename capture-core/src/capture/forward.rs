@@ -170,6 +170,10 @@ impl ForwardPolicy {
 
 /// An open parent forward. [`ForwardGuard::end`] writes its row; dropped without it,
 /// the row is written without outputs (`ERROR` when the thread is panicking).
+///
+/// The guard may move to another thread (`Send`) but is not shared (`!Sync`): its
+/// children open on the thread that holds it, and their rows wait in it, without a
+/// lock, until it ends.
 #[must_use = "dropping the guard ends the forward at once"]
 #[derive(Debug)]
 pub struct ForwardGuard {
