@@ -4,8 +4,10 @@
 # off's as a markdown table. Unlike the training bench's timings, the counts do not
 # move with the load of a shared machine; they leave out what instructions do not
 # show (system calls, waits, cache misses). About five minutes per case on a small
-# machine: `CASES="off level-6"` picks some. The counts are also left in the criterion
-# folder, where `bench-report` finds them.
+# machine, `JOBS` cases at a time (one per core by default; callgrind runs a program on
+# one core, and the counts do not depend on what runs beside it): `CASES="off level-6"`
+# picks some. The counts are also left in the criterion folder, where `bench-report`
+# finds them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,11 +20,18 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 cases="${CASES:-off level-1 level-2 level-3 level-4 level-5 level-6 level-7}"
+# shellcheck disable=SC2016 # expanded by the inner shell
+printf '%s\n' $cases | xargs -P "${JOBS:-$(nproc)}" -I '{}' sh -c \
+    'valgrind --tool=callgrind --callgrind-out-file="$1/$2.out" "$3" "$2" > "$1/$2.log" 2>&1' \
+    count-instructions "$out" '{}' "$binary" || true # a failed case is named below
 declare -A count
 for case in $cases; do
-    valgrind --tool=callgrind --callgrind-out-file="$out/$case.out" "$binary" "$case" \
-        > "$out/$case.log" 2>&1
     count[$case]=$(grep -o 'refs: *[0-9,]*' "$out/$case.log" | tr -dc '0-9')
+    if [[ -z "${count[$case]}" ]]; then
+        printf 'callgrind did not finish the %s case:\n' "$case" >&2
+        tail -n 20 "$out/$case.log" >&2
+        exit 1
+    fi
     printf '%s: %s instructions\n' "$case" "${count[$case]}" >&2
 done
 
