@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
 
+step "the README's two set-up commands build burn once"
+ci/check-feature-unification.sh
+
 step "the capture benches run once (criterion --test)"
 # The per-event and writer benches, built optimised without the trainer: a broken
 # bench fails here rather than on the GPU runner. The training bench needs burn in
@@ -34,9 +37,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-# The trainer binary that `cargo test --workspace` built for its tests: `cargo run -p
-# trainer` resolves burn's dependencies without the dev-dependencies' features and would
-# build burn a second time (about ten minutes cold).
+# The trainer binary that `cargo test --workspace` built for its tests.
 trainer="${CARGO_TARGET_DIR:-target}/debug/trainer"
 if [ ! -x "$trainer" ]; then
     echo "ci: $trainer is missing; cargo test --workspace should have built it" >&2
