@@ -116,33 +116,21 @@ impl ElementBits {
 
     /// Counts the non-zero elements of a run of whole elements.
     fn count_nonzero(self, bytes: &[u8]) -> u64 {
-        // Fixed-size chunks and a plain sum let the compiler vectorise the loop.
         let count = match self {
-            ElementBits::Wide(mask) => {
-                let (elements, _) = bytes.as_chunks::<8>();
-                elements
-                    .iter()
-                    .map(|e| usize::from(u64::from_ne_bytes(*e) & mask != 0))
-                    .sum::<usize>()
-            }
-            ElementBits::Word(mask) => {
-                let (elements, _) = bytes.as_chunks::<4>();
-                elements
-                    .iter()
-                    .map(|e| usize::from(u32::from_ne_bytes(*e) & mask != 0))
-                    .sum()
-            }
-            ElementBits::Half(mask) => {
-                let (elements, _) = bytes.as_chunks::<2>();
-                elements
-                    .iter()
-                    .map(|e| usize::from(u16::from_ne_bytes(*e) & mask != 0))
-                    .sum()
-            }
-            ElementBits::Byte => bytes.iter().filter(|b| **b != 0).count(),
+            ElementBits::Wide(mask) => count_by(bytes, |e| u64::from_ne_bytes(e) & mask != 0),
+            ElementBits::Word(mask) => count_by(bytes, |e| u32::from_ne_bytes(e) & mask != 0),
+            ElementBits::Half(mask) => count_by(bytes, |e| u16::from_ne_bytes(e) & mask != 0),
+            ElementBits::Byte => count_by(bytes, |[b]: [u8; 1]| b != 0),
         };
         count as u64
     }
+}
+
+/// Counts the `N`-byte elements of `bytes` for which `nonzero` holds. Fixed-size chunks
+/// and a plain sum let the compiler vectorise the loop.
+fn count_by<const N: usize>(bytes: &[u8], nonzero: impl Fn([u8; N]) -> bool) -> usize {
+    let (elements, _) = bytes.as_chunks::<N>();
+    elements.iter().map(|e| usize::from(nonzero(*e))).sum()
 }
 
 #[cfg(test)]
