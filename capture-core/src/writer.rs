@@ -869,7 +869,7 @@ impl LineSink for File {
 enum Msg {
     Row(Row),
     Rows(Vec<Row>),
-    /// The child forwards of one parent, in the order they ended, with their
+    /// The child forwards of one parent, in the order they opened, with their
     /// inspections; the parent's own row last once it has ended.
     Forwards(Vec<InspectedForward>),
     /// A template whose rows follow.

@@ -441,9 +441,7 @@ impl ChildState<'_> {
         if let Some(slot) = children.slots.get_mut(self.slot) {
             slot.row.status = status;
             slot.row.ended_at = ended_at;
-            if stderr.is_some() || telemetry_at_end.is_some() {
-                slot.row.extras = RowExtras::of(stderr, telemetry_at_end);
-            }
+            slot.row.extras = RowExtras::of(stderr, telemetry_at_end);
             slot.generated = generated;
         }
         children.open -= 1;

@@ -23,7 +23,7 @@ pub(super) fn count_nonzero(tensor: FlowTensor<'_>) -> u64 {
 
 /// The burn-flex tensor behind `tensor`, sharing its buffer (the clone is a reference
 /// count); none on another backend.
-pub(super) fn flex_primitive(tensor: FlowTensor<'_>) -> Option<FlexTensor> {
+fn flex_primitive(tensor: FlowTensor<'_>) -> Option<FlexTensor> {
     // Autodiff wraps the primitive without copying it; its inner tensor is the same buffer.
     match tensor {
         FlowTensor::Tokens(t) => t
@@ -41,7 +41,7 @@ pub(super) fn flex_primitive(tensor: FlowTensor<'_>) -> Option<FlexTensor> {
 
 /// Counts over the tensor's own buffer, a contiguous block at a time; none when the
 /// layout runs backwards (a flip) or the dtype is not one this reads.
-pub(super) fn count_in_place(tensor: &FlexTensor) -> Option<u64> {
+fn count_in_place(tensor: &FlexTensor) -> Option<u64> {
     let element = ElementBits::of(tensor.dtype())?;
     let layout = tensor.layout();
     if !layout.has_positive_strides() {
